@@ -1,0 +1,77 @@
+"""Networks: the multilayer perceptron behind every PINN in the book, plus device and seeding helpers."""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+class Sine(nn.Module):
+    """sin(x) as a module, for SIREN-style networks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x)
+
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "sin": Sine, "gelu": nn.GELU, "silu": nn.SiLU}
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to use: the one given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so that a run repeats exactly on the CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class MLP(nn.Module):
+    """A fully connected network ``in_dim -> width x depth -> out_dim`` with Xavier-initialised weights.
+
+    ``input_bounds`` (one ``(low, high)`` per input) makes the first operation an affine map of
+    that box onto ``[-1, 1]``, so a problem posed on ``[0, 10]^2`` needs no hand scaling.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        width: int = 50,
+        depth: int = 4,
+        activation: str = "tanh",
+        input_bounds: Sequence[tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        if min(in_dim, out_dim, width, depth) < 1:
+            raise ValueError(f"in_dim, out_dim, width and depth must be >= 1, got {in_dim}, {out_dim}, {width}, {depth}")
+        if input_bounds is None:
+            input_bounds = [(-1.0, 1.0)] * in_dim
+        if len(input_bounds) != in_dim:
+            raise ValueError(f"input_bounds has {len(input_bounds)} intervals, expected one per input ({in_dim})")
+        low = torch.tensor([b[0] for b in input_bounds], dtype=torch.float32)
+        high = torch.tensor([b[1] for b in input_bounds], dtype=torch.float32)
+        self.register_buffer("shift", (high + low) / 2)
+        self.register_buffer("scale", 2 / (high - low))
+        sizes = [in_dim] + [width] * depth
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(sizes[-1], out_dim))
+        self.net = nn.Sequential(*layers)
+        for m in self.net:
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map points ``x`` of shape ``(..., in_dim)`` to outputs ``(..., out_dim)``."""
+        return self.net((x - self.shift) * self.scale)

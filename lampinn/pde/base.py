@@ -1,0 +1,219 @@
+"""A parameterized PDE family: the parameter space, the task designs, the PINN loss and a reference.
+
+A family is *declared*: a subclass states its parameters, domain and loss terms, and supplies a
+reference solver. The trainer, the baselines and LAM-PINN use only this interface, so a new
+family is one file (chapter 13 writes one in a notebook).
+
+Conventions used by every family:
+
+* ``theta`` is one task, a length-``P`` sequence in the order of ``param_names``.
+* Points are ``(..., N, d)`` tensors; the leading dimensions may stack several tasks, in which
+  case ``theta`` is ``(..., P)`` with the same leading dimensions. Loss terms are computed by
+  broadcasting, so one task and a stack of tasks share the same code.
+* ``loss_terms`` returns *unweighted* mean-squared terms by name; ``loss_weights`` says how they
+  are combined (:func:`lampinn.train.weighted_total`).
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import qmc
+
+from ..nn import default_device
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A field sampled on a tensor-product evaluation grid.
+
+    ``points`` is ``(N, d)``, ``values`` is ``(N, m)``. The points run over the grid with the
+    *first* input varying fastest, so ``field(c)`` (``values[:, c].reshape(shape)``) is an image
+    whose rows follow the last input: ``(n_t, n_x)`` for Burgers, ``(n_y, n_x)`` in 2-D.
+    ``axes`` holds the 1-D coordinates of each input in the order of the points' columns.
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    shape: tuple[int, ...]
+    axes: tuple[np.ndarray, ...]
+
+    def field(self, component: int = 0) -> np.ndarray:
+        """One output component on the grid, shaped ``shape``."""
+        return self.values[:, component].reshape(self.shape)
+
+
+def tensor_grid(*axes: np.ndarray) -> Solution:
+    """The grid ``axes[0] x axes[1] x ...`` as a :class:`Solution` with no values yet (see its layout)."""
+    mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]
+    points = np.stack([m.ravel() for m in mesh], axis=1)
+    return Solution(points, np.empty((len(points), 0)), tuple(len(a) for a in axes[::-1]), tuple(axes))
+
+
+def latin_hypercube(box: Sequence[tuple[float, float]], n: int, seed: int) -> np.ndarray:
+    """``n`` points of a seeded Latin hypercube in the box ``[(low, high), ...]``."""
+    unit = qmc.LatinHypercube(d=len(box), seed=seed).random(n)
+    low, high = np.array(box, dtype=float).T
+    return low + unit * (high - low)
+
+
+def as_param(theta: torch.Tensor, i: int) -> torch.Tensor:
+    """Parameter ``i`` of ``theta`` (``(..., P)``) shaped ``(..., 1)`` to broadcast over ``N`` points."""
+    return theta[..., i : i + 1]
+
+
+def mse(r: torch.Tensor) -> torch.Tensor:
+    """Mean of squares over the point dimension (and summed over stacked tasks)."""
+    return r.pow(2).mean(dim=-1).sum()
+
+
+class Family(ABC):
+    """Base class of a parameterized PDE family; see the module docstring for the conventions."""
+
+    name: str
+    param_names: tuple[str, ...]
+    bounds: dict[str, tuple[float, float]]
+    levels: dict[str, tuple[float, ...]]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    domain: tuple[tuple[float, float], ...]
+    loss_weights: dict[str, float]
+    positive: tuple[str, ...] = ()  # parameters that must be > 0 to be physical
+    log_params: tuple[str, ...] = ()  # parameters spanning a decade or more: designs treat them on a log scale
+    _unseen: tuple[tuple[float, ...], ...] = ()
+    _ood: tuple[tuple[float, ...], ...] = ()
+
+    # ---- parameters and task designs -------------------------------------------------------
+    def validate(self, theta: Sequence[float] | np.ndarray) -> np.ndarray:
+        """``theta`` as a float array of length ``P``; ``ValueError`` naming what is wrong otherwise."""
+        arr = np.asarray(theta, dtype=float).reshape(-1)
+        if arr.size != len(self.param_names):
+            raise ValueError(
+                f"{self.name}: got {arr.size} parameters, expected {len(self.param_names)} "
+                f"({', '.join(self.param_names)})"
+            )
+        for name, value in zip(self.param_names, arr):
+            if not np.isfinite(value):
+                raise ValueError(f"{self.name}: parameter {name} = {value} is not finite; expected a real number")
+            if name in self.positive and value <= 0:
+                raise ValueError(f"{self.name}: parameter {name} = {value:g} is not physical; expected {name} > 0")
+        return arr
+
+    def in_bounds(self, theta: Sequence[float] | np.ndarray) -> bool:
+        """Whether ``theta`` lies inside the design box (values outside are valid, out-of-distribution tasks)."""
+        arr = self.validate(theta)
+        return all(self.bounds[n][0] <= v <= self.bounds[n][1] for n, v in zip(self.param_names, arr))
+
+    def train_tasks(self) -> np.ndarray:
+        """The ``(27, P)`` 3-level full-factorial training design, last parameter varying fastest."""
+        return np.array(list(itertools.product(*(self.levels[n] for n in self.param_names))), dtype=float)
+
+    def unseen_tasks(self) -> np.ndarray:
+        """The ``(10, P)`` fixed unseen tasks: inside the bounds, off the training grid."""
+        return np.array(self._unseen, dtype=float)
+
+    def ood_tasks(self) -> np.ndarray:
+        """The ``(10, P)`` fixed out-of-distribution tasks: inside the 130% box, outside the design box."""
+        return np.array(self._ood, dtype=float)
+
+    # ---- the PINN problem ------------------------------------------------------------------
+    @property
+    def in_dim(self) -> int:
+        return len(self.input_names)
+
+    @property
+    def out_dim(self) -> int:
+        return len(self.output_names)
+
+    @abstractmethod
+    def sample(self, n_interior: int = 2000, n_boundary: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
+        """Collocation points by name (``"interior"`` plus the family's boundary sets), as arrays."""
+
+    def points(
+        self, n_interior: int = 2000, n_boundary: int = 200, seed: int = 0, device: str | torch.device | None = None
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`sample` as float32 tensors on ``device`` (default: CUDA if available, else CPU)."""
+        dev = default_device(device)
+        return {k: torch.as_tensor(v, dtype=torch.float32, device=dev) for k, v in self.sample(n_interior, n_boundary, seed).items()}
+
+    @abstractmethod
+    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unweighted mean-squared PINN loss terms of ``model`` for task(s) ``theta``, by name."""
+
+    def theta_tensor(self, theta: Sequence[float] | np.ndarray | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``theta`` as a tensor with the dtype and device of ``like``.
+
+        A sequence or array is one task and is validated; a tensor (one task ``(P,)`` or a stack
+        ``(T, P)``) is taken as validated already, so a training loop pays for the check once.
+        """
+        if isinstance(theta, torch.Tensor):
+            return theta.to(dtype=like.dtype, device=like.device)
+        return torch.as_tensor(self.validate(theta), dtype=like.dtype, device=like.device)
+
+    def loss(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> torch.Tensor:
+        """The weighted total PINN loss."""
+        terms = self.loss_terms(model, points, theta)
+        return sum(self.loss_weights.get(k, 1.0) * v for k, v in terms.items())
+
+    # ---- reference and metric --------------------------------------------------------------
+    @abstractmethod
+    def grid(self) -> Solution:
+        """The evaluation grid, as a :class:`Solution` without values."""
+
+    @abstractmethod
+    def solve(self, theta: np.ndarray) -> np.ndarray:
+        """Reference values ``(N, out_dim)`` of a validated task at the points of :meth:`grid`."""
+
+    def reference(self, theta: Sequence[float] | np.ndarray) -> Solution:
+        """The reference solution of task ``theta`` on the evaluation grid (cached in memory, read-only)."""
+        return _cached_reference(self, tuple(self.validate(theta)))
+
+    def metric_values(self, values: np.ndarray) -> np.ndarray:
+        """The quantity the metric compares, per point; the solution itself unless a family says otherwise."""
+        return values
+
+    def __repr__(self) -> str:
+        box = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, hi) in self.bounds.items())
+        return f"<{type(self).__name__} {self.name!r}: {box}>"
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_reference(family: Family, theta: tuple[float, ...]) -> Solution:
+    g = family.grid()
+    values = np.asarray(family.solve(np.array(theta)), dtype=float).reshape(len(g.points), -1)
+    values.setflags(write=False)
+    return Solution(g.points, values, g.shape, g.axes)
+
+
+def predict(model: Model, points: np.ndarray, batch: int = 65536) -> np.ndarray:
+    """Evaluate ``model`` on an ``(N, d)`` array of points, in batches, without gradients."""
+    try:
+        param = next(model.parameters())  # type: ignore[attr-defined]
+        dev, dtype = param.device, param.dtype
+    except (AttributeError, StopIteration):
+        dev, dtype = torch.device("cpu"), torch.float32
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(points), batch):
+            x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=dev)
+            out.append(model(x).double().cpu().numpy())
+    return np.concatenate(out).reshape(len(points), -1)
+
+
+def evaluate(model: Model, family: Family, theta: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """``{"mse", "rel_l2"}`` of ``model`` against ``family.reference(theta)`` on the evaluation grid.
+
+    Both compare ``family.metric_values`` (for elasticity, the displacement magnitude).
+    """
+    ref = family.reference(theta)
+    pred = family.metric_values(predict(model, ref.points))
+    true = family.metric_values(ref.values)
+    err = pred - true
+    return {"mse": float(np.mean(err**2)), "rel_l2": float(np.linalg.norm(err) / np.linalg.norm(true))}

@@ -1,0 +1,159 @@
+"""Linear elasticity of a plate in plane stress: the paper's released benchmark, with a FE reference.
+
+Displacements (u, v) on the plate [0, 10]^2, Poisson ratio 0.3, thickness 1, no body force.
+Rollers hold u = 0 on x = 0 and v = 0 on y = 0 (a roller carries no shear: sigma_xy = 0 there);
+the top edge is traction-free; the right edge carries sigma_xx = f cos(pi y / 20) + k and
+sigma_xy = 0. theta = (E, f, k).
+
+The PINN loss follows the authors' released code: the two equilibrium residuals (stress
+divergence, in units of stress per length) plus 50 x the boundary terms. One deliberate
+difference: the released loss omits sigma_xy = 0 on the two roller edges, which leaves the
+strong-form problem one condition short there; we add it (``"rollers"``), because the finite
+element reference, like the physical roller, satisfies it.
+
+The reference is a scikit-fem solution with quadratic triangles. The problem is linear in the
+load and the displacements scale with 1 / E, so every task is a combination of two unit
+solutions, (f u_cos + k u_uniform) / E, computed once per mesh.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from ..autodiff import gradient
+from .base import Family, Model, Solution, as_param, latin_hypercube, mse, tensor_grid
+
+POISSON = 0.3
+SIZE = 10.0
+MESH = 48  # elements per side of the reference mesh; tests/test_pde.py shows it is converged
+
+
+def traction(y, f, k):
+    """The applied normal traction on the right edge, sigma_xx = f cos(pi y / 20) + k."""
+    cos = torch.cos if isinstance(y, torch.Tensor) else np.cos
+    return f * cos(np.pi * y / (2 * SIZE)) + k
+
+
+def stresses(model: Model, x: torch.Tensor, E: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(sigma_xx, sigma_yy, sigma_xy) of the network's displacement at points ``x`` (which need gradients)."""
+    uv = model(x)
+    gu, gv = gradient(uv[..., 0], x), gradient(uv[..., 1], x)
+    c = E / (1 - POISSON**2)
+    sxx = c * (gu[..., 0] + POISSON * gv[..., 1])
+    syy = c * (gv[..., 1] + POISSON * gu[..., 0])
+    sxy = c * (1 - POISSON) / 2 * (gu[..., 1] + gv[..., 0])
+    return sxx, syy, sxy
+
+
+def solve_fem(E: float, f: float, k: float, n: int = MESH) -> tuple[object, np.ndarray]:
+    """Solve one task with P2 triangles on an ``n x n`` mesh; returns ``(basis, dofs)``."""
+    from skfem import Basis, ElementTriP2, ElementVector, FacetBasis, LinearForm, MeshTri, asm, condense, solve
+    from skfem.models.elasticity import linear_elasticity
+
+    if E <= 0:
+        raise ValueError(f"E = {E:g} is not physical; expected E > 0")
+    mesh = MeshTri.init_tensor(np.linspace(0, SIZE, n + 1), np.linspace(0, SIZE, n + 1))
+    element = ElementVector(ElementTriP2())
+    basis = Basis(mesh, element)
+    mu = E / (2 * (1 + POISSON))
+    lam = E * POISSON / (1 - POISSON**2)  # the plane-stress Lame parameter
+    K = asm(linear_elasticity(lam, mu), basis)
+    right = FacetBasis(mesh, element, facets=mesh.facets_satisfying(lambda p: np.isclose(p[0], SIZE)))
+
+    @LinearForm
+    def load(v, w):
+        return traction(w.x[1], f, k) * v.value[0]
+
+    rhs = asm(load, right)
+    fixed = np.concatenate(
+        [
+            basis.get_dofs(lambda p: np.isclose(p[0], 0.0)).all(["u^1"]),
+            basis.get_dofs(lambda p: np.isclose(p[1], 0.0)).all(["u^2"]),
+        ]
+    )
+    return basis, solve(*condense(K, rhs, D=fixed))
+
+
+def fem_on_points(basis, dofs: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Interpolate a FE displacement at ``(N, 2)`` points; returns ``(N, 2)``."""
+    return np.stack([sub.probes(points.T) @ field for field, sub in basis.split(dofs)], axis=1)
+
+
+@functools.lru_cache(maxsize=4)
+def unit_solutions(n: int = MESH) -> tuple[np.ndarray, np.ndarray]:
+    """Displacements on the evaluation grid for E = 1 under the cosine load (f = 1, k = 0) and the uniform one."""
+    points = Elasticity().grid().points
+    return tuple(fem_on_points(*solve_fem(1.0, f, k, n), points) for f, k in ((1.0, 0.0), (0.0, 1.0)))
+
+
+class Elasticity(Family):
+    """The linear-elasticity family of DESIGN.md section 4; see the module docstring."""
+
+    name = "elasticity"
+    param_names = ("E", "f", "k")
+    bounds = {"E": (50.0, 150.0), "f": (0.1, 2.0), "k": (0.0, 10.0)}
+    levels = {"E": (50.0, 100.0, 150.0), "f": (0.1, 1.0, 2.0), "k": (0.0, 5.0, 10.0)}
+    input_names = ("x", "y")
+    output_names = ("u", "v")
+    domain = ((0.0, SIZE), (0.0, SIZE))
+    loss_weights = {"residual": 1.0, "dirichlet": 50.0, "rollers": 50.0, "top": 50.0, "right": 50.0}
+    positive = ("E",)
+    # As published by the authors (arXiv:2604.26999 and their released code).
+    _unseen = (
+        (55, 1.8, 9.2), (60, 1.9, 9.0), (134, 1.954, 0.772), (55, 1.7, 9.8), (79, 0.84, 2.302),
+        (82, 1.847, 6.759), (79, 1.0, 2.1), (80, 1.91, 7.0), (51, 1.9, 9.5), (79, 1.0, 2.4),
+    )
+    _ood = (
+        (41.31, -0.09387, 3.534), (131.4, 0.8064, -0.8619), (66.17, 1.592, 10.07), (67.08, 2.237, 2.581), (70.52, 1.351, 10.74),
+        (103.6, 1.129, -0.9985), (80.06, 0.08417, 11.13), (157.9, 1.362, 9.799), (43.83, 0.7311, 10.62), (96.26, -0.1272, 3.243),
+    )
+
+    def sample(self, n_interior: int = 10000, n_boundary: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
+        """Interior points (Latin hypercube) and ``n_boundary`` evenly spaced points on each edge."""
+        s = np.linspace(0, SIZE, n_boundary)[:, None]
+        zero, full = np.zeros_like(s), np.full_like(s, SIZE)
+        return {
+            "interior": latin_hypercube(self.domain, n_interior, seed),
+            "left": np.hstack([zero, s]),
+            "bottom": np.hstack([s, zero]),
+            "top": np.hstack([s, full]),
+            "right": np.hstack([full, s]),
+        }
+
+    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        """Equilibrium residual; u = 0 / v = 0 on the rollers; shear-free rollers; free top; loaded right edge."""
+        x = points["interior"].detach().requires_grad_(True)
+        th = self.theta_tensor(theta, x)
+        E, f, k = (as_param(th, i) for i in range(3))
+        sxx, syy, sxy = stresses(model, x, E)
+        div_x = gradient(sxx, x)[..., 0] + gradient(sxy, x)[..., 1]
+        div_y = gradient(sxy, x)[..., 0] + gradient(syy, x)[..., 1]
+        edges = {}
+        for name in ("left", "bottom", "top", "right"):
+            p = points[name].detach().requires_grad_(True)
+            edges[name] = (model(p), *stresses(model, p, E), p)
+        left, bottom, top, right = (edges[n] for n in ("left", "bottom", "top", "right"))
+        return {
+            "residual": mse(div_x) + mse(div_y),
+            "dirichlet": mse(left[0][..., 0]) + mse(bottom[0][..., 1]),
+            "rollers": mse(left[3]) + mse(bottom[3]),
+            "top": mse(top[2]) + mse(top[3]),
+            "right": mse(right[1] - traction(right[4][..., 1], f, k)) + mse(right[3]),
+        }
+
+    def grid(self) -> Solution:
+        """30 x 30 points on the plate, edges included."""
+        return tensor_grid(np.linspace(0, SIZE, 30), np.linspace(0, SIZE, 30))
+
+    def solve(self, theta: np.ndarray) -> np.ndarray:
+        """(u, v) on :meth:`grid` by superposition of the two unit FE solutions."""
+        E, f, k = theta
+        cos_load, uniform_load = unit_solutions()
+        return (f * cos_load + k * uniform_load) / E
+
+    def metric_values(self, values: np.ndarray) -> np.ndarray:
+        """The displacement magnitude sqrt(u^2 + v^2), as published."""
+        return np.linalg.norm(values, axis=-1)

@@ -1,0 +1,81 @@
+"""The 2-D Helmholtz equation with a manufactured solution, on [-1, 1]^2.
+
+    u_xx + u_yy + k^2 u = q,   u = g on the boundary,   theta = (a1, a2, k),
+
+with the exact solution u = sin(a1 pi x) sin(a2 pi y), so q = (k^2 - (a1^2 + a2^2) pi^2) u and
+g = u on the four edges. Large a1, a2 make the solution oscillate: the hard tasks.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from ..autodiff import laplacian
+from .base import Family, Model, Solution, as_param, latin_hypercube, mse, tensor_grid
+
+
+def exact(x, y, a1, a2):
+    """u = sin(a1 pi x) sin(a2 pi y), for NumPy arrays or tensors."""
+    sin = torch.sin if isinstance(x, torch.Tensor) else np.sin
+    return sin(a1 * np.pi * x) * sin(a2 * np.pi * y)
+
+
+def source(x, y, a1, a2, k):
+    """q = (k^2 - (a1^2 + a2^2) pi^2) u, the right-hand side that makes :func:`exact` the solution."""
+    return (k**2 - (a1**2 + a2**2) * np.pi**2) * exact(x, y, a1, a2)
+
+
+def edge_points(box: tuple[tuple[float, float], ...], n: int, seed: int) -> np.ndarray:
+    """``n`` points on the boundary of a 2-D box, spread over its four edges in turn."""
+    (x0, x1), (y0, y1) = box
+    s = latin_hypercube([(0.0, 1.0)], n, seed)[:, 0]
+    edge = np.arange(n) % 4
+    x = np.select([edge == 0, edge == 1, edge == 2], [x0 + s * (x1 - x0), np.full(n, x1), x0 + s * (x1 - x0)], np.full(n, x0))
+    y = np.select([edge == 0, edge == 1, edge == 2], [np.full(n, y0), y0 + s * (y1 - y0), np.full(n, y1)], y0 + s * (y1 - y0))
+    return np.stack([x, y], axis=1)
+
+
+class Helmholtz(Family):
+    """The Helmholtz family of DESIGN.md section 4; see the module docstring."""
+
+    name = "helmholtz"
+    param_names = ("a1", "a2", "k")
+    bounds = {"a1": (1.0, 4.0), "a2": (1.0, 4.0), "k": (1.0, 4.0)}
+    levels = {"a1": (1.0, 2.5, 4.0), "a2": (1.0, 2.5, 4.0), "k": (1.0, 2.5, 4.0)}
+    input_names = ("x", "y")
+    output_names = ("u",)
+    domain = ((-1.0, 1.0), (-1.0, 1.0))
+    loss_weights = {"residual": 1.0, "boundary": 10.0}
+    _unseen = (
+        (2.902, 2.385, 2.463), (1.519, 2.18, 3.043), (1.301, 1.747, 1.815), (3.186, 3.625, 1.451), (3.84, 3.299, 2.132),
+        (2.308, 2.148, 2.87), (2.706, 3.982, 1.877), (3.229, 1.815, 3.88), (3.948, 3.365, 2.572), (3.721, 3.393, 3.801),
+    )
+    _ood = (
+        (0.7392, 0.6939, 2.06), (3.441, 2.115, 0.7414), (1.485, 3.356, 4.022), (1.512, 4.374, 1.774), (1.616, 2.975, 4.223),
+        (2.608, 2.625, 0.7004), (1.902, 0.975, 4.338), (4.237, 2.993, 3.94), (0.8149, 1.997, 4.186), (2.388, 0.6413, 1.973),
+    )
+
+    def sample(self, n_interior: int = 2000, n_boundary: int = 400, seed: int = 0) -> dict[str, np.ndarray]:
+        """Interior points (Latin hypercube) and ``n_boundary`` points over the four edges."""
+        return {"interior": latin_hypercube(self.domain, n_interior, seed), "boundary": edge_points(self.domain, n_boundary, seed + 1)}
+
+    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        """Residual u_xx + u_yy + k^2 u - q and boundary u - g, each a mean square."""
+        x = points["interior"].detach().requires_grad_(True)
+        th = self.theta_tensor(theta, x)
+        a1, a2, k = (as_param(th, i) for i in range(3))
+        u = model(x)[..., 0]
+        residual = laplacian(u, x) + k**2 * u - source(x[..., 0], x[..., 1], a1, a2, k)
+        xb = points["boundary"]
+        return {"residual": mse(residual), "boundary": mse(model(xb)[..., 0] - exact(xb[..., 0], xb[..., 1], a1, a2))}
+
+    def grid(self) -> Solution:
+        """101 x 101 points."""
+        return tensor_grid(np.linspace(-1, 1, 101), np.linspace(-1, 1, 101))
+
+    def solve(self, theta: np.ndarray) -> np.ndarray:
+        """The analytic solution at the points of :meth:`grid`."""
+        p = self.grid().points
+        return exact(p[:, 0], p[:, 1], theta[0], theta[1]).reshape(-1, 1)

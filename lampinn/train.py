@@ -1,0 +1,147 @@
+"""The PINN training loop: Adam, an optional L-BFGS finish, every loss term kept, divergence caught.
+
+The loop knows nothing about any PDE. It calls ``loss_fn(model)``, which returns a dict of named,
+unweighted loss terms (for a family: ``lambda m: fam.loss_terms(m, points, theta)``), and
+minimises ``sum(weights[name] * term)``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .nn import default_device, seed_everything
+
+LossFn = Callable[[nn.Module], Mapping[str, torch.Tensor]]
+
+
+@dataclass
+class History:
+    """What happened in training: the weighted total and each unweighted term, per iteration."""
+
+    total: list[float] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)
+    optimizer: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def record(self, total: float, terms: Mapping[str, float], optimizer: str) -> None:
+        self.total.append(total)
+        for name, value in terms.items():
+            self.terms.setdefault(name, []).append(value)
+        self.optimizer.append(optimizer)
+
+    def __len__(self) -> int:
+        return len(self.total)
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when a loss turns NaN or infinite; the model holds the last finite-loss parameters."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
+    """``sum_k weights[k] * terms[k]``; a term missing from ``weights`` has weight 1."""
+    weights = weights or {}
+    unknown = set(weights) - set(terms)
+    if unknown:
+        raise ValueError(f"weights name unknown loss terms {sorted(unknown)}; the terms are {sorted(terms)}")
+    return sum(weights.get(name, 1.0) * value for name, value in terms.items())
+
+
+def train(
+    model: nn.Module,
+    loss_fn: LossFn,
+    *,
+    iters: int = 1000,
+    lr: float = 1e-3,
+    weights: Mapping[str, float] | None = None,
+    lbfgs_iters: int = 0,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    history: History | None = None,
+) -> History:
+    """Train ``model`` in place on ``loss_fn`` for ``iters`` Adam steps, then ``lbfgs_iters`` L-BFGS steps.
+
+    One iteration is one optimiser step. ``device`` defaults to CUDA when available, else the CPU;
+    the model is moved there (the points inside ``loss_fn`` must live on the same device).
+    If a loss becomes NaN or infinite, the parameters of the last finite loss are restored and
+    :class:`TrainingDiverged` is raised with the history so far.
+    """
+    if iters < 0 or lbfgs_iters < 0:
+        raise ValueError(f"iters and lbfgs_iters must be >= 0, got {iters} and {lbfgs_iters}")
+    if lr <= 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive finite number, got {lr}")
+    if seed is not None:
+        seed_everything(seed)
+    model.to(default_device(device))
+    history = history if history is not None else History()
+    params = [p for p in model.parameters() if p.requires_grad]
+    start = time.perf_counter()
+
+    def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
+        terms = loss_fn(model)
+        return weighted_total(terms, weights), {k: float(v.detach()) for k, v in terms.items()}
+
+    def check(total: torch.Tensor, terms: dict[str, float], last_good: list[torch.Tensor], name: str) -> None:
+        if math.isfinite(float(total.detach())):
+            return
+        with torch.no_grad():
+            for p, saved in zip(params, last_good):
+                p.copy_(saved)
+        history.seconds += time.perf_counter() - start
+        bad = ", ".join(f"{k} = {v:.3g}" for k, v in terms.items())
+        raise TrainingDiverged(
+            f"training diverged at iteration {len(history)} ({name}): loss = {float(total.detach()):.3g} ({bad}); "
+            f"parameters restored to the last finite-loss iteration",
+            history,
+        )
+
+    bar = tqdm(total=iters + lbfgs_iters, disable=not progress, desc="training", leave=False)
+    last_good = [p.detach().clone() for p in params]
+    adam = torch.optim.Adam(params, lr=lr)
+    for _ in range(iters):
+        adam.zero_grad(set_to_none=True)
+        total, terms = evaluate()
+        check(total, terms, last_good, "adam")
+        for p, saved in zip(params, last_good):
+            saved.copy_(p.detach())
+        total.backward()
+        adam.step()
+        history.record(float(total.detach()), terms, "adam")
+        bar.update()
+        if bar.n % 50 == 0:
+            bar.set_postfix(loss=f"{history.total[-1]:.3e}")
+
+    if lbfgs_iters:
+        lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+        first_terms: list[dict[str, float]] = []
+
+        def closure() -> torch.Tensor:
+            lbfgs.zero_grad(set_to_none=True)
+            total, terms = evaluate()
+            first_terms.append(terms)
+            total.backward()
+            return total
+
+        for _ in range(lbfgs_iters):
+            first_terms.clear()
+            before = [p.detach().clone() for p in params]
+            total = lbfgs.step(closure).detach()  # the loss at the parameters before this step
+            check(total, first_terms[0], last_good, "lbfgs")
+            last_good = before
+            history.record(float(total), first_terms[0], "lbfgs")
+            bar.update()
+        total, terms = evaluate()  # the step's line search may have left non-finite parameters
+        check(total, terms, last_good, "lbfgs")
+    bar.close()
+    history.seconds += time.perf_counter() - start
+    return history

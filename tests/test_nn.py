@@ -1,0 +1,57 @@
+import math
+
+import pytest
+import torch
+
+from lampinn import MLP, default_device, seed_everything
+
+
+def test_shapes_for_single_and_stacked_points():
+    net = MLP(2, 3, width=16, depth=2)
+    assert net(torch.rand(7, 2)).shape == (7, 3)
+    assert net(torch.rand(4, 7, 2)).shape == (4, 7, 3)
+    n_linear = sum(isinstance(m, torch.nn.Linear) for m in net.modules())
+    assert n_linear == 3
+
+
+def test_xavier_initialisation():
+    net = MLP(2, 1, width=400, depth=2)
+    hidden = net.net[2]
+    assert torch.all(hidden.bias == 0)
+    expected = math.sqrt(2 / (400 + 400))
+    assert hidden.weight.std().item() == pytest.approx(expected, rel=0.05)
+
+
+def test_input_bounds_map_box_onto_unit_square():
+    net = MLP(2, 1, input_bounds=[(0, 10), (-2, 0)])
+    seen = {}
+    net.net[0].register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
+    net(torch.tensor([[0.0, -2.0], [10.0, 0.0], [5.0, -1.0]]))
+    assert torch.allclose(seen["x"], torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]]))
+
+
+def test_same_seed_same_weights_and_activations():
+    seed_everything(3)
+    a = MLP(1, 1, activation="sin")
+    seed_everything(3)
+    b = MLP(1, 1, activation="sin")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"activation": "relu6"}, "unknown activation 'relu6'"),
+        ({"width": 0}, "must be >= 1"),
+        ({"input_bounds": [(0, 1)]}, "one per input"),
+    ],
+)
+def test_bad_arguments_name_the_problem(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MLP(2, 1, **kwargs)
+
+
+def test_default_device_is_cpu_without_cuda():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert default_device().type == expected
+    assert default_device("cpu").type == "cpu"

@@ -14,6 +14,8 @@ def gradient(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """All first derivatives ``du/dx_i``, shape ``(..., N, d)``."""
     if not x.requires_grad:
         raise ValueError("x must require gradients: call x.requires_grad_() before computing u")
+    if not u.requires_grad:  # u does not depend on anything that needs gradients: so not on x
+        return torch.zeros_like(x)
     (g,) = torch.autograd.grad(u.sum(), x, create_graph=True, allow_unused=True)
     return torch.zeros_like(x) if g is None else g
 

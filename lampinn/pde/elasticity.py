@@ -65,7 +65,7 @@ def solve_fem(E: float, f: float, k: float, n: int = MESH) -> tuple[object, np.n
 
     @LinearForm
     def load(v, w):
-        return traction(w.x[1], f, k) * v.value[0]
+        return traction(w.x[1], f, k) * v[0]
 
     rhs = asm(load, right)
     fixed = np.concatenate(

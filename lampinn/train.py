@@ -71,7 +71,8 @@ def train(
 ) -> History:
     """Train ``model`` in place on ``loss_fn`` for ``iters`` Adam steps, then ``lbfgs_iters`` L-BFGS steps.
 
-    One iteration is one optimiser step. ``device`` defaults to CUDA when available, else the CPU;
+    One iteration is one optimiser step. The history holds one entry per Adam step and one per
+    L-BFGS loss evaluation (at most ``2 * lbfgs_iters``; L-BFGS may stop early once converged). ``device`` defaults to CUDA when available, else the CPU;
     the model is moved there (the points inside ``loss_fn`` must live on the same device).
     If a loss becomes NaN or infinite, the parameters of the last finite loss are restored and
     :class:`TrainingDiverged` is raised with the history so far.
@@ -122,25 +123,27 @@ def train(
             bar.set_postfix(loss=f"{history.total[-1]:.3e}")
 
     if lbfgs_iters:
-        lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
-        first_terms: list[dict[str, float]] = []
+        # One L-BFGS call of `lbfgs_iters` iterations (torch's L-BFGS keeps its curvature pairs
+        # within a call; stepping it one iteration per call stalls). Its line search evaluates the
+        # loss a few times per iteration, and every evaluation is recorded.
+        lbfgs = torch.optim.LBFGS(
+            params, lr=1.0, max_iter=lbfgs_iters, max_eval=2 * lbfgs_iters, history_size=50, line_search_fn="strong_wolfe"
+        )
+        state = lbfgs.state[params[0]]
 
         def closure() -> torch.Tensor:
             lbfgs.zero_grad(set_to_none=True)
             total, terms = evaluate()
-            first_terms.append(terms)
+            check(total, terms, last_good, "lbfgs")
+            for p, saved in zip(params, last_good):
+                saved.copy_(p.detach())
             total.backward()
+            history.record(float(total.detach()), terms, "lbfgs")
+            bar.update(min(state.get("n_iter", 0), lbfgs_iters) + iters - bar.n)
             return total
 
-        for _ in range(lbfgs_iters):
-            first_terms.clear()
-            before = [p.detach().clone() for p in params]
-            total = lbfgs.step(closure).detach()  # the loss at the parameters before this step
-            check(total, first_terms[0], last_good, "lbfgs")
-            last_good = before
-            history.record(float(total), first_terms[0], "lbfgs")
-            bar.update()
-        total, terms = evaluate()  # the step's line search may have left non-finite parameters
+        lbfgs.step(closure)
+        total, terms = evaluate()  # the line search's last move is not evaluated by the closure
         check(total, terms, last_good, "lbfgs")
     bar.close()
     history.seconds += time.perf_counter() - start

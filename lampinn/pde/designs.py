@@ -11,6 +11,7 @@ decade and its training levels are nearly geometric).
 from __future__ import annotations
 
 import sys
+import zlib
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def _round(tasks: np.ndarray, digits: int = 4) -> np.ndarray:
 
 def _draw(family: Family, scale: float, n: int, seed: int) -> np.ndarray:
     margin = (scale - 1) / 2
+    seed += zlib.crc32(family.name.encode()) % 1000  # each family its own stream, stable across runs
     unit = latin_hypercube([(-margin, 1 + margin)] * len(family.param_names), n, seed)
     tasks = _round(from_unit(family, unit))
     valid = []
@@ -74,6 +76,18 @@ def draw_ood(family: Family, n: int = 10, seed: int = SEED) -> np.ndarray:
     """``n`` tasks inside the 130% box (in unit coordinates) and outside the design box."""
     candidates = _draw(family, OOD_SCALE, 20 * n, seed + 1)
     return candidates[[not family.in_bounds(c) for c in candidates]][:n]
+
+
+def solution_distances(family: Family, tasks: np.ndarray) -> np.ndarray:
+    """Pairwise relative distances ``||u_a - u_b|| / mean(||u_a||, ||u_b||)`` between reference solutions.
+
+    Computed on the evaluation grid with the metric's quantity (``family.metric_values``); 0 means
+    the same solution, about 1.4 two unrelated solutions of equal size, 2 two opposite ones.
+    """
+    fields = np.array([family.metric_values(family.reference(t).values).ravel() for t in tasks])
+    norms = np.linalg.norm(fields, axis=1)
+    diff = np.linalg.norm(fields[:, None] - fields[None], axis=-1)
+    return diff / np.maximum((norms[:, None] + norms[None]) / 2, np.finfo(float).tiny)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,12 +18,12 @@ setup: $(BIN)/python
 
 # Build the HTML book, executing every chapter in default mode (cached between builds).
 book: setup
-	LAMPINN_MODE=default $(BIN)/jupyter-book build . -W --keep-going
+	LAMPINN_MODE=default LAMPINN_STATIC=1 $(BIN)/jupyter-book build . -W --keep-going
 	@echo "open _build/html/index.html"
 
 # Unit tests, then every notebook under nbval in ci mode.
 test: setup
-	LAMPINN_MODE=ci $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	LAMPINN_MODE=ci LAMPINN_STATIC=1 $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 clean:
 	rm -rf _build .pytest_cache

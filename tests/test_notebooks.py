@@ -1,0 +1,49 @@
+"""The chapters as stored: numbered, without outputs, each opening with the Colab set-up cell."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import lampinn
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, len(NOTEBOOKS) + 1)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_colab_setup_at_the_package_version(path):
+    nb = json.loads(path.read_text())
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    first = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
+    assert "google.colab" in first and "pip" in first
+    versions = re.findall(r"lampinn @ git\+\S+@v([0-9][^\"'\s]*)", first)
+    assert versions == [lampinn.__version__]
+
+
+def test_toc_lists_exactly_the_existing_chapters_and_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions == ["Foundations", "Meta-learning", "LAM-PINN", "Benchmarks", "Appendix"]
+    for f in files:
+        assert (ROOT / f).with_suffix(".ipynb").exists() or (ROOT / f).with_suffix(".md").exists(), f
+    assert {f"notebooks/{p.stem}" for p in NOTEBOOKS} <= set(files)
+
+
+def test_package_version_matches_pyproject():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == lampinn.__version__

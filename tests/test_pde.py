@@ -100,6 +100,26 @@ def test_stacked_tasks_give_the_sum_of_single_task_losses(name):
         assert torch.allclose(together[key], single, rtol=1e-10)
 
 
+def test_total_loss_is_the_weighted_sum_of_the_terms():
+    fam = lampinn.get_family("elasticity")
+    model = MLP(2, 2, width=8, depth=2, input_bounds=fam.domain).double()
+    pts, theta = as_points(fam, n_interior=32, n_boundary=8), fam.train_tasks()[5]
+    terms = fam.loss_terms(model, pts, theta)
+    expected = sum(fam.loss_weights[k] * v for k, v in terms.items())
+    assert torch.allclose(fam.loss(model, pts, theta), expected)
+    assert fam.loss_weights == {"residual": 1.0, "dirichlet": 50.0, "rollers": 50.0, "top": 50.0, "right": 50.0}
+
+
+def test_loss_weights_are_configurable():
+    fam = lampinn.pde.Burgers(loss_weights={"boundary": 100.0})
+    assert fam.loss_weights == {"residual": 1.0, "boundary": 100.0, "initial": 10.0}
+    assert lampinn.get_family("burgers").loss_weights["boundary"] == 10.0  # the default is untouched
+    with pytest.raises(ValueError, match="unknown loss terms \\['bc'\\]"):
+        lampinn.pde.Burgers(loss_weights={"bc": 1.0})
+    with pytest.raises(ValueError, match="invalid; expected finite numbers >= 0"):
+        lampinn.pde.Helmholtz(loss_weights={"boundary": -1.0})
+
+
 def test_evaluate_metric():
     fam = lampinn.get_family("helmholtz")
     theta = fam.unseen_tasks()[0]

@@ -26,8 +26,11 @@ import torch
 from scipy.stats import qmc
 
 from ..nn import default_device
+from ..train import weighted_total
 
 Model = Callable[[torch.Tensor], torch.Tensor]
+Array = np.ndarray | torch.Tensor  # formulas that serve the reference (NumPy) and the loss (torch)
+Param = float | np.ndarray | torch.Tensor  # a parameter: a number, or one per stacked task
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,18 @@ class Family(ABC):
     log_params: tuple[str, ...] = ()  # parameters spanning a decade or more: designs treat them on a log scale
     _unseen: tuple[tuple[float, ...], ...] = ()
     _ood: tuple[tuple[float, ...], ...] = ()
+
+    def __init__(self, loss_weights: Mapping[str, float] | None = None) -> None:
+        """``loss_weights`` overrides some of the family's default weights, e.g. ``{"boundary": 100}``."""
+        overrides = dict(loss_weights or {})
+        defaults = type(self).loss_weights
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown loss terms {unknown}; the terms are {sorted(defaults)}")
+        bad = {k: v for k, v in overrides.items() if not (np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"{self.name}: loss weights {bad} are invalid; expected finite numbers >= 0")
+        self.loss_weights = {**defaults, **overrides}
 
     # ---- parameters and task designs -------------------------------------------------------
     def validate(self, theta: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -158,9 +173,8 @@ class Family(ABC):
         return torch.as_tensor(self.validate(theta), dtype=like.dtype, device=like.device)
 
     def loss(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> torch.Tensor:
-        """The weighted total PINN loss."""
-        terms = self.loss_terms(model, points, theta)
-        return sum(self.loss_weights.get(k, 1.0) * v for k, v in terms.items())
+        """The weighted total PINN loss, ``sum(loss_weights[k] * term_k)``."""
+        return weighted_total(self.loss_terms(model, points, theta), self.loss_weights)
 
     # ---- reference and metric --------------------------------------------------------------
     @abstractmethod

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from ..autodiff import partial
-from .base import Family, Model, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
 
 
-def initial_condition(x: np.ndarray | torch.Tensor, A, w):
+def initial_condition(x: Array, A: Param, w: Param) -> Array:
     """u(x, 0) = -A [(1 - w) sin(pi x) + w sin(2 pi x)] for NumPy arrays or tensors."""
     sin = torch.sin if isinstance(x, torch.Tensor) else np.sin
     return -A * ((1 - w) * sin(np.pi * x) + w * sin(2 * np.pi * x))
@@ -61,7 +61,11 @@ def cole_hopf(x: np.ndarray, t: np.ndarray, nu: float, A: float, w: float, point
 
 
 class Burgers(Family):
-    """The Burgers family of DESIGN.md section 4; see the module docstring."""
+    """Burgers' equation with theta = (nu, A, w); see the module docstring.
+
+    Loss terms: ``residual`` (u_t + u u_x - nu u_xx), ``boundary`` (u at x = +-1) and ``initial``
+    (u - u0 at t = 0), each a mean square; default weights 1, 10 and 10.
+    """
 
     name = "burgers"
     param_names = ("nu", "A", "w")

@@ -24,28 +24,29 @@ import numpy as np
 import torch
 
 from ..autodiff import gradient
-from .base import Family, Model, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
 
 POISSON = 0.3
 SIZE = 10.0
 MESH = 48  # elements per side of the reference mesh; tests/test_pde.py shows it is converged
 
 
-def traction(y, f, k):
+def traction(y: Array, f: Param, k: Param) -> Array:
     """The applied normal traction on the right edge, sigma_xx = f cos(pi y / 20) + k."""
     cos = torch.cos if isinstance(y, torch.Tensor) else np.cos
     return f * cos(np.pi * y / (2 * SIZE)) + k
 
 
-def stresses(model: Model, x: torch.Tensor, E: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """(sigma_xx, sigma_yy, sigma_xy) of the network's displacement at points ``x`` (which need gradients)."""
+def displacement_and_stresses(model: Model, x: torch.Tensor, E: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(u, v, sigma_xx, sigma_yy, sigma_xy) of the network at points ``x``, which must require gradients."""
     uv = model(x)
-    gu, gv = gradient(uv[..., 0], x), gradient(uv[..., 1], x)
+    u, v = uv[..., 0], uv[..., 1]
+    gu, gv = gradient(u, x), gradient(v, x)
     c = E / (1 - POISSON**2)
     sxx = c * (gu[..., 0] + POISSON * gv[..., 1])
     syy = c * (gv[..., 1] + POISSON * gu[..., 0])
     sxy = c * (1 - POISSON) / 2 * (gu[..., 1] + gv[..., 0])
-    return sxx, syy, sxy
+    return u, v, sxx, syy, sxy
 
 
 def solve_fem(E: float, f: float, k: float, n: int = MESH) -> tuple[object, np.ndarray]:
@@ -90,7 +91,13 @@ def unit_solutions(n: int = MESH) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Elasticity(Family):
-    """The linear-elasticity family of DESIGN.md section 4; see the module docstring."""
+    """Plane-stress elasticity with theta = (E, f, k); see the module docstring.
+
+    Loss terms, each a sum of mean squares: ``residual`` (both equilibrium equations),
+    ``dirichlet`` (u on x = 0, v on y = 0), ``rollers`` (sigma_xy on those two edges), ``top``
+    (sigma_yy and sigma_xy on y = 10) and ``right`` (sigma_xx minus the load, and sigma_xy, on
+    x = 10). Default weights: 1 for the residual and 50 for every boundary term, as published.
+    """
 
     name = "elasticity"
     param_names = ("E", "f", "k")
@@ -129,20 +136,24 @@ class Elasticity(Family):
         x = points["interior"].detach().requires_grad_(True)
         th = self.theta_tensor(theta, x)
         E, f, k = (as_param(th, i) for i in range(3))
-        sxx, syy, sxy = stresses(model, x, E)
+        _, _, sxx, syy, sxy = displacement_and_stresses(model, x, E)
         div_x = gradient(sxx, x)[..., 0] + gradient(sxy, x)[..., 1]
         div_y = gradient(sxy, x)[..., 0] + gradient(syy, x)[..., 1]
-        edges = {}
-        for name in ("left", "bottom", "top", "right"):
+
+        def edge(name: str) -> tuple[torch.Tensor, ...]:
             p = points[name].detach().requires_grad_(True)
-            edges[name] = (model(p), *stresses(model, p, E), p)
-        left, bottom, top, right = (edges[n] for n in ("left", "bottom", "top", "right"))
+            return (p, *displacement_and_stresses(model, p, E))
+
+        _, u_left, _, _, _, sxy_left = edge("left")
+        _, _, v_bottom, _, _, sxy_bottom = edge("bottom")
+        _, _, _, _, syy_top, sxy_top = edge("top")
+        p_right, _, _, sxx_right, _, sxy_right = edge("right")
         return {
             "residual": mse(div_x) + mse(div_y),
-            "dirichlet": mse(left[0][..., 0]) + mse(bottom[0][..., 1]),
-            "rollers": mse(left[3]) + mse(bottom[3]),
-            "top": mse(top[2]) + mse(top[3]),
-            "right": mse(right[1] - traction(right[4][..., 1], f, k)) + mse(right[3]),
+            "dirichlet": mse(u_left) + mse(v_bottom),
+            "rollers": mse(sxy_left) + mse(sxy_bottom),
+            "top": mse(syy_top) + mse(sxy_top),
+            "right": mse(sxx_right - traction(p_right[..., 1], f, k)) + mse(sxy_right),
         }
 
     def grid(self) -> Solution:

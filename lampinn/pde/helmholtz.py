@@ -13,32 +13,36 @@ import numpy as np
 import torch
 
 from ..autodiff import laplacian
-from .base import Family, Model, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
 
 
-def exact(x, y, a1, a2):
+def exact(x: Array, y: Array, a1: Param, a2: Param) -> Array:
     """u = sin(a1 pi x) sin(a2 pi y), for NumPy arrays or tensors."""
     sin = torch.sin if isinstance(x, torch.Tensor) else np.sin
     return sin(a1 * np.pi * x) * sin(a2 * np.pi * y)
 
 
-def source(x, y, a1, a2, k):
+def source(x: Array, y: Array, a1: Param, a2: Param, k: Param) -> Array:
     """q = (k^2 - (a1^2 + a2^2) pi^2) u, the right-hand side that makes :func:`exact` the solution."""
     return (k**2 - (a1**2 + a2**2) * np.pi**2) * exact(x, y, a1, a2)
 
 
 def edge_points(box: tuple[tuple[float, float], ...], n: int, seed: int) -> np.ndarray:
-    """``n`` points on the boundary of a 2-D box, spread over its four edges in turn."""
+    """``n`` points on the boundary of a 2-D box: bottom, right, top, left edge in turn."""
     (x0, x1), (y0, y1) = box
     s = latin_hypercube([(0.0, 1.0)], n, seed)[:, 0]
     edge = np.arange(n) % 4
-    x = np.select([edge == 0, edge == 1, edge == 2], [x0 + s * (x1 - x0), np.full(n, x1), x0 + s * (x1 - x0)], np.full(n, x0))
-    y = np.select([edge == 0, edge == 1, edge == 2], [np.full(n, y0), y0 + s * (y1 - y0), np.full(n, y1)], y0 + s * (y1 - y0))
+    x = np.where(edge % 2 == 0, x0 + s * (x1 - x0), np.where(edge == 1, x1, x0))
+    y = np.where(edge % 2 == 1, y0 + s * (y1 - y0), np.where(edge == 0, y0, y1))
     return np.stack([x, y], axis=1)
 
 
 class Helmholtz(Family):
-    """The Helmholtz family of DESIGN.md section 4; see the module docstring."""
+    """The Helmholtz equation with theta = (a1, a2, k); see the module docstring.
+
+    Loss terms: ``residual`` (u_xx + u_yy + k^2 u - q) and ``boundary`` (u - g on the four edges),
+    each a mean square; default weights 1 and 10.
+    """
 
     name = "helmholtz"
     param_names = ("a1", "a2", "k")

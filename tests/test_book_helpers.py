@@ -1,0 +1,57 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+import lampinn  # noqa: E402
+from lampinn.book import interactive, mode, pick, plot_reference  # noqa: E402
+from lampinn.widgets import reference_explorer  # noqa: E402
+
+
+def test_mode_and_pick(monkeypatch):
+    monkeypatch.setenv("LAMPINN_MODE", "ci")
+    assert mode() == "ci" and pick(ci=1, default=2) == 1
+    monkeypatch.setenv("LAMPINN_MODE", "full")
+    assert pick(ci=1, default=2) == 2 and pick(ci=1, default=2, full=3) == 3
+    monkeypatch.setenv("LAMPINN_MODE", "fast")
+    with pytest.raises(ValueError, match="LAMPINN_MODE='fast' is not a mode; expected one of ci, default, full"):
+        mode()
+
+
+def test_not_interactive_outside_a_kernel_or_when_static(monkeypatch):
+    assert not interactive()  # pytest is no Jupyter kernel
+    monkeypatch.setenv("LAMPINN_STATIC", "1")
+    assert not interactive()
+
+
+@pytest.mark.parametrize("name", ["burgers", "helmholtz", "elasticity"])
+def test_plot_reference_labels_axes_and_colour_bar(name):
+    fam = lampinn.get_family(name)
+    fig, ax = plt.subplots()
+    plot_reference(ax, fam, fam.train_tasks()[13])
+    assert ax.get_xlabel() == f"${fam.input_names[0]}$" and ax.get_ylabel() == f"${fam.input_names[1]}$"
+    assert len(fig.axes) == 2  # the field and its colour bar
+    plt.close(fig)
+
+
+def test_explorer_static_fallback_draws_one_figure():
+    before = len(plt.get_fignums())
+    assert reference_explorer(lampinn.get_family("helmholtz"), static=True) is None
+    assert len(plt.get_fignums()) <= before + 1
+    plt.close("all")
+
+
+def test_explorer_sliders_redraw_and_stay_physical():
+    fam = lampinn.get_family("burgers")
+    plt.close("all")
+    box = reference_explorer(fam, static=False)
+    sliders = {s.description: s for s in box.children[0].children}
+    assert list(sliders) == list(fam.param_names)
+    assert sliders["nu"].min > 0  # a viscosity slider never offers a non-physical value
+    drawn = len(plt.get_fignums())  # outside a kernel the figures stay open instead of showing
+    sliders["A"].value = 1.4  # triggers a redraw
+    assert drawn == 1 and len(plt.get_fignums()) == 2
+    assert plt.gcf().axes[0].get_title() == "nu=0.0165, A=1.4, w=0.25"
+    plt.close("all")

@@ -57,6 +57,8 @@ class MLP(nn.Module):
             input_bounds = [(-1.0, 1.0)] * in_dim
         if len(input_bounds) != in_dim:
             raise ValueError(f"input_bounds has {len(input_bounds)} intervals, expected one per input ({in_dim})")
+        self.config = {"in_dim": in_dim, "out_dim": out_dim, "width": width, "depth": depth, "activation": activation,
+                       "input_bounds": [tuple(map(float, b)) for b in input_bounds]}  # enough to rebuild it
         low = torch.tensor([b[0] for b in input_bounds], dtype=torch.float32)
         high = torch.tensor([b[1] for b in input_bounds], dtype=torch.float32)
         self.register_buffer("shift", (high + low) / 2)

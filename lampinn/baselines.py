@@ -337,6 +337,25 @@ def meta_cost(config: MetaConfig, method: str) -> int:
     return config.meta_iters * config.meta_batch * per_task
 
 
+# ---- what batching buys ---------------------------------------------------------------------------
+def throughput(family: Family, protocol: Protocol, task_counts: Sequence[int] = (1, 4, 16), iters: int = 20) -> list[dict]:
+    """Measured task-iterations per second, batched against one task at a time, for each task count.
+
+    A measurement, not a test: it depends on the machine (and on what else runs on it).
+    """
+    tasks = family.train_tasks()
+    fit(family, tasks[:1], [protocol.network(family)], 2, protocol)  # warm-up: first calls pay one-off costs
+    rows = []
+    for n in task_counts:
+        thetas = tasks[np.arange(n) % len(tasks)]
+        init = protocol.network(family)
+        _, _, batched = fit(family, thetas, [init] * n, iters, protocol)
+        one_by_one = sum(fit(family, theta[None], [init], iters, protocol)[2] for theta in thetas)
+        rows.append({"tasks": n, "batched": n * iters / batched, "sequential": n * iters / one_by_one,
+                     "speedup": one_by_one / batched})
+    return rows
+
+
 # ---- one call per baseline ------------------------------------------------------------------------
 METHODS = ("scratch_full", "scratch_adapt", "transfer_central", "transfer_joint", "maml", "fomaml", "reptile")
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .nn import MLP, seed_everything
+from .nn import MLP, default_device, seed_everything
 from .pde import Family, evaluate
 from .train import History, train
 
@@ -223,7 +223,7 @@ def transfer(family: Family, thetas: np.ndarray, protocol: Protocol, source: str
 # ---- meta-learned initialisations -------------------------------------------------------------
 def _meta_network(family: Family, protocol: Protocol) -> StackedMLP:
     """The meta-parameters as a one-task stack, so they broadcast over a meta-batch by ``expand``."""
-    return StackedMLP([protocol.network(family)]).to(protocol.device or "cpu")
+    return StackedMLP([protocol.network(family)]).to(default_device(protocol.device))
 
 
 def maml_objective(

@@ -18,6 +18,20 @@ def poisson_loss(model):
     return {"residual": residual.pow(2).mean(), "boundary": boundary.pow(2).mean()}
 
 
+def exploding(at_call, term, bad):
+    """``poisson_loss`` whose ``term`` becomes ``bad`` (nan or inf) on call number ``at_call``; counts calls."""
+    calls = {"n": 0}
+
+    def loss(m):
+        calls["n"] += 1
+        terms = poisson_loss(m)
+        if calls["n"] == at_call:
+            terms[term] = terms[term] + bad
+        return terms
+
+    return loss, calls
+
+
 def make_model(seed=0):
     seed_everything(seed)
     return MLP(1, 1, width=20, depth=2, input_bounds=[(0, 1)])
@@ -44,17 +58,9 @@ def test_lbfgs_finish_improves_on_adam():
 
 def test_divergence_during_lbfgs_restores_finite_parameters():
     model = make_model()
-    calls = {"n": 0}
-
-    def exploding(m):
-        calls["n"] += 1
-        terms = poisson_loss(m)
-        if calls["n"] == 8:
-            terms["boundary"] = terms["boundary"] + float("inf")
-        return terms
-
+    loss, _ = exploding(8, "boundary", float("inf"))
     with pytest.raises(TrainingDiverged, match="\\(lbfgs\\).*boundary = inf"):
-        train(model, exploding, iters=0, lbfgs_iters=20, progress=False, device="cpu")
+        train(model, loss, iters=0, lbfgs_iters=20, progress=False, device="cpu")
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert math.isfinite(sum(poisson_loss(model).values()).item())
 
@@ -66,21 +72,13 @@ def test_same_seed_same_numbers():
 
 def test_divergence_stops_with_message_and_keeps_last_good_parameters():
     model = make_model()
-    calls = {"n": 0}
-
-    def exploding(m):
-        calls["n"] += 1
-        terms = poisson_loss(m)
-        if calls["n"] == 21:
-            terms["residual"] = terms["residual"] * float("nan")
-        return terms
-
+    loss, calls = exploding(21, "residual", float("nan"))
     good = {}
 
     def spy(m):
         if calls["n"] == 19:  # parameters evaluated at iteration 20 (index 19 after this call)
             good["params"] = [p.detach().clone() for p in m.parameters()]
-        return exploding(m)
+        return loss(m)
 
     with pytest.raises(TrainingDiverged, match="diverged at iteration 20 .*residual = nan") as info:
         train(model, spy, iters=100, progress=False, device="cpu")

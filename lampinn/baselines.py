@@ -21,7 +21,7 @@ from torch import nn
 
 from .nn import MLP, default_device, seed_everything
 from .pde import Family, evaluate
-from .train import History, train
+from .train import History, train, weighted_total
 
 
 class StackedMLP(nn.Module):
@@ -244,8 +244,7 @@ def maml_objective(
     params = [p.expand(n, *p.shape[1:]) for p in meta.params()]
 
     def total(ps: list[torch.Tensor]) -> torch.Tensor:
-        terms = family.loss_terms(lambda x: meta.forward_with(ps, x), points, thetas)
-        return sum(family.loss_weights.get(k, 1.0) * v for k, v in terms.items())
+        return weighted_total(family.loss_terms(lambda x: meta.forward_with(ps, x), points, thetas), family.loss_weights)
 
     for _ in range(inner_steps):
         grads = torch.autograd.grad(total(params), params, create_graph=not first_order)

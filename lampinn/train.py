@@ -22,7 +22,7 @@ LossFn = Callable[[nn.Module], Mapping[str, torch.Tensor]]
 
 @dataclass
 class History:
-    """What happened in training: the weighted total and each unweighted term, per iteration."""
+    """What happened in training: the weighted total and each unweighted term, per iteration (summed over tasks)."""
 
     total: list[float] = field(default_factory=list)
     terms: dict[str, list[float]] = field(default_factory=dict)
@@ -47,13 +47,18 @@ class TrainingDiverged(RuntimeError):
         self.history = history
 
 
-def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
-    """``sum_k weights[k] * terms[k]``; a term missing from ``weights`` has weight 1."""
+def weighted_per_task(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
+    """``sum_k weights[k] * terms[k]``, one value per stacked task; a term missing from ``weights`` has weight 1."""
     weights = weights or {}
     unknown = set(weights) - set(terms)
     if unknown:
         raise ValueError(f"weights name unknown loss terms {sorted(unknown)}; the terms are {sorted(terms)}")
     return sum(weights.get(name, 1.0) * value for name, value in terms.items())
+
+
+def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
+    """The scalar training loss: :func:`weighted_per_task`, summed over stacked tasks."""
+    return weighted_per_task(terms, weights).sum()
 
 
 def train(
@@ -90,7 +95,7 @@ def train(
 
     def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
         terms = loss_fn(model)
-        return weighted_total(terms, weights), {k: float(v.detach()) for k, v in terms.items()}
+        return weighted_total(terms, weights), {k: float(v.detach().sum()) for k, v in terms.items()}
 
     def check(total: torch.Tensor, terms: dict[str, float], last_good: list[torch.Tensor], name: str) -> None:
         if math.isfinite(float(total.detach())):

@@ -87,7 +87,7 @@ def test_sampling_is_seeded_and_inside_the_domain(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_stacked_tasks_give_the_sum_of_single_task_losses(name):
+def test_stacked_tasks_give_each_single_task_loss(name):
     fam = lampinn.get_family(name)
     torch.manual_seed(0)
     model = MLP(2, fam.out_dim, width=8, depth=2, input_bounds=fam.domain).double()
@@ -96,7 +96,8 @@ def test_stacked_tasks_give_the_sum_of_single_task_losses(name):
     stacked = {k: v.expand(len(tasks), *v.shape) for k, v in pts.items()}
     together = fam.loss_terms(model, stacked, torch.as_tensor(tasks))
     for key in together:
-        single = sum(fam.loss_terms(model, pts, t)[key] for t in tasks)
+        assert together[key].shape == (3,)
+        single = torch.stack([fam.loss_terms(model, pts, t)[key] for t in tasks])
         assert torch.allclose(together[key], single, rtol=1e-10)
 
 

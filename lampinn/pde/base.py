@@ -10,8 +10,9 @@ Conventions used by every family:
 * Points are ``(..., N, d)`` tensors; the leading dimensions may stack several tasks, in which
   case ``theta`` is ``(..., P)`` with the same leading dimensions. Loss terms are computed by
   broadcasting, so one task and a stack of tasks share the same code.
-* ``loss_terms`` returns *unweighted* mean-squared terms by name; ``loss_weights`` says how they
-  are combined (:func:`lampinn.train.weighted_total`).
+* ``loss_terms`` returns *unweighted* mean-squared terms by name, one value per stacked task;
+  ``loss_weights`` says how they are combined, and :func:`lampinn.train.weighted_total` sums
+  the weighted terms over tasks (so each task's parameters get exactly their own gradient).
 """
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ def as_param(theta: torch.Tensor, i: int) -> torch.Tensor:
 
 
 def mse(r: torch.Tensor) -> torch.Tensor:
-    """Mean of squares over the point dimension (and summed over stacked tasks)."""
-    return r.pow(2).mean(dim=-1).sum()
+    """Mean of squares over the point dimension: a scalar for one task, one value per stacked task."""
+    return r.pow(2).mean(dim=-1)
 
 
 class Family(ABC):
@@ -173,7 +174,7 @@ class Family(ABC):
         return torch.as_tensor(self.validate(theta), dtype=like.dtype, device=like.device)
 
     def loss(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> torch.Tensor:
-        """The weighted total PINN loss, ``sum(loss_weights[k] * term_k)``."""
+        """The weighted total PINN loss, ``sum(loss_weights[k] * term_k)``, summed over stacked tasks."""
         return weighted_total(self.loss_terms(model, points, theta), self.loss_weights)
 
     # ---- reference and metric --------------------------------------------------------------

@@ -77,3 +77,68 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map points ``x`` of shape ``(..., in_dim)`` to outputs ``(..., out_dim)``."""
         return self.net((x - self.shift) * self.scale)
+
+
+def _tanh_block(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.Tanh()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
+    return nn.Sequential(*layers)
+
+
+class ModularPINN(nn.Module):
+    """LAM-PINN's network: a shared basis, one subnetwork per task cluster mixed by gates, a shared meta network.
+
+        h(x) = basis(x) + sum_j clamp(g_j, 0, 1) * sub_j(x),     u(x) = meta(h(x)).
+
+    basis and every sub_j are ``in_dim -> width -> width`` tanh networks (the subnetworks with
+    dropout); meta is ``meta_depth`` tanh layers of ``width`` then a linear layer to ``out_dim``.
+    ``gates`` holds one scalar per cluster, initialised at 0.5; the forward pass clamps it to [0, 1].
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        n_clusters: int,
+        width: int = 64,
+        meta_depth: int = 3,
+        dropout: float = 0.2,
+        input_bounds: Sequence[tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__()
+        if n_clusters < 1:
+            raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        scaler = MLP(in_dim, out_dim, 1, 1, input_bounds=input_bounds)  # reuse its input scaling
+        self.register_buffer("shift", scaler.shift)
+        self.register_buffer("scale", scaler.scale)
+        self.config = {"in_dim": in_dim, "out_dim": out_dim, "n_clusters": n_clusters, "width": width,
+                       "meta_depth": meta_depth, "dropout": dropout, "input_bounds": scaler.config["input_bounds"]}
+        self.basis = _tanh_block([in_dim, width, width])
+        self.subnets = nn.ModuleList(_tanh_block([in_dim, width, width], dropout) for _ in range(n_clusters))
+        self.meta = nn.Sequential(*_tanh_block([width] * (meta_depth + 1)), nn.Linear(width, out_dim))
+        self.gates = nn.Parameter(torch.full((n_clusters,), 0.5))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.subnets)
+
+    def features(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
+        """The routed representation h(x) that the meta network reads (``gates`` overrides the learned ones)."""
+        xs = (x - self.shift) * self.scale
+        g = (self.gates if gates is None else gates).clamp(0.0, 1.0)
+        return self.basis(xs) + sum(g[j] * sub(xs) for j, sub in enumerate(self.subnets))
+
+    def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
+        return self.meta(self.features(x, gates))
+
+    def set_gates(self, values: Sequence[float]) -> None:
+        """Set the gates (e.g. one cluster open at 1, the others at 0.1)."""
+        with torch.no_grad():
+            self.gates.copy_(torch.as_tensor(values, dtype=self.gates.dtype))

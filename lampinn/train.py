@@ -73,6 +73,8 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     history: History | None = None,
+    param_groups: list[dict] | None = None,
+    post_step: Callable[[], None] | None = None,
 ) -> History:
     """Train ``model`` in place on ``loss_fn`` for ``iters`` Adam steps, then ``lbfgs_iters`` L-BFGS steps.
 
@@ -81,6 +83,10 @@ def train(
     the model is moved there (the points inside ``loss_fn`` must live on the same device).
     If a loss becomes NaN or infinite, the parameters of the last finite loss are restored and
     :class:`TrainingDiverged` is raised with the history so far.
+
+    ``param_groups`` (Adam's, e.g. ``[{"params": gates, "lr": 0.3}, {"params": rest}]``) choose which
+    parameters train and at what rate (default: every parameter that requires gradients, at ``lr``);
+    ``post_step`` runs after every Adam step (e.g. to clamp parameters into range).
     """
     if iters < 0 or lbfgs_iters < 0:
         raise ValueError(f"iters and lbfgs_iters must be >= 0, got {iters} and {lbfgs_iters}")
@@ -90,7 +96,8 @@ def train(
         seed_everything(seed)
     model.to(default_device(device))
     history = history if history is not None else History()
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = param_groups if param_groups is not None else [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    params = [p for g in groups for p in g["params"]]
     start = time.perf_counter()
 
     def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
@@ -113,7 +120,7 @@ def train(
 
     bar = tqdm(total=iters + lbfgs_iters, disable=not progress, desc="training", leave=False)
     last_good = [p.detach().clone() for p in params]
-    adam = torch.optim.Adam(params, lr=lr)
+    adam = torch.optim.Adam(groups, lr=lr)
     for _ in range(iters):
         adam.zero_grad(set_to_none=True)
         total, terms = evaluate()
@@ -122,6 +129,8 @@ def train(
             saved.copy_(p.detach())
         total.backward()
         adam.step()
+        if post_step is not None:
+            post_step()
         history.record(float(total.detach()), terms, "adam")
         bar.update()
         if bar.n % 50 == 0:

@@ -1,0 +1,158 @@
+import numpy as np
+import pytest
+import torch
+
+import lampinn
+from lampinn.affinity import Sessions, cluster, learning_affinity, representation, visit_order
+from lampinn.baselines import Protocol
+from lampinn.core import LAMPINN, LAMPINNConfig
+from lampinn.nn import MLP, ModularPINN
+
+TINY = LAMPINNConfig(budget=60, n_interior=128, n_boundary=32, width=16, stage1_iters=4, stage2_iters=3,
+                     affinity_fraction=0.1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return LAMPINN(TINY).meta_train(lampinn.get_family("burgers"))
+
+
+def test_modular_network_shapes_and_gate_clamping():
+    torch.manual_seed(0)
+    m = ModularPINN(2, 2, n_clusters=3, width=8, input_bounds=[(0, 10), (0, 10)]).eval()
+    x = torch.rand(7, 2) * 10
+    assert m(x).shape == (7, 2) and m.features(x).shape == (7, 8)
+    assert torch.equal(m(x, torch.tensor([2.0, -1.0, 0.5])), m(x, torch.tensor([1.0, 0.0, 0.5])))
+    with torch.no_grad():
+        m.gates.copy_(torch.tensor([0.0, 0.0, 0.0]))
+    assert torch.allclose(m.features(x), m.basis((x - m.shift) * m.scale))
+    with pytest.raises(ValueError, match="n_clusters must be >= 1"):
+        ModularPINN(2, 1, n_clusters=0)
+
+
+def test_affinity_sessions_record_every_task_curve():
+    fam = lampinn.get_family("helmholtz")
+    protocol = Protocol(width=8, depth=2, n_interior=64, n_boundary=16, device="cpu")
+    source = protocol.network(fam)
+    s = learning_affinity(fam, source, fam.train_tasks()[:4], iters=5, protocol=protocol)
+    assert s.curves.shape == (4, 5) and np.all(s.curves > 0)
+    f = s.features(slope=True)
+    np.testing.assert_allclose(f[:, 0], s.curves[:, 0])
+    np.testing.assert_allclose(f[:, 1], s.curves[:, -1])
+    np.testing.assert_allclose(f[:, 2], s.curves.mean(axis=1))
+    assert f.shape == (4, 4)
+    # the first recorded loss is the source network's own loss on each task
+    pts = protocol.points(fam, 1)
+    own = fam.loss(source, {k: v[0] for k, v in pts.items()}, fam.train_tasks()[2])
+    assert s.curves[2, 0] == pytest.approx(float(own.detach()), rel=1e-5)
+
+
+def test_representation_is_standardised_and_clustering_reproducible():
+    fam = lampinn.get_family("burgers")
+    rng = np.random.default_rng(0)
+    feats = 10 ** rng.normal(size=(27, 3))
+    X = representation(fam, fam.train_tasks(), feats)
+    assert X.shape == (27, 6)
+    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(X.std(axis=0), 1)
+    a, b = cluster(X, seed=3), cluster(X, seed=3)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.k == max(a.silhouette, key=a.silhouette.get) and set(a.silhouette) == {2, 3, 4, 5, 6}
+    assert len(a.stability) == 20 and all(-1 <= v <= 1 for v in a.stability)
+    assert cluster(X, k=4).k == 4
+    assert representation(fam, fam.train_tasks(), None).shape == (27, 3)
+
+
+def test_visit_order_is_round_robin_nearest_first():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    X = np.array([[0.0], [3.0], [1.0], [5.0], [2.0], [9.0]])
+    assert visit_order(labels, X, anchor=0) == [[0, 2, 5], [1, 4], [3]]
+
+
+def test_meta_training_records_its_pieces(trained):
+    assert trained.clustering.labels.shape == (27,) and trained.model.n_clusters == trained.clustering.k
+    assert sorted(t for r in trained.rounds for t in r) == list(range(27))
+    assert len(trained.history["stage1"]) == 27 * TINY.stage1_iters
+    assert len(trained.history["stage2"]) == len(trained.rounds) * TINY.stage2_iters
+    assert trained.sessions.curves.shape == (27, 6)
+    assert np.allclose(trained.model.gates.detach().numpy(), 0.5)
+
+
+def _snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a, b):
+    return all(torch.equal(p, q) for p, q in zip(a, b))
+
+
+def test_stage_freezing(trained):
+    lam = LAMPINN(TINY, family=trained.family, model=ModularPINN(**{**trained.model.config}), tasks=trained.tasks,
+                  clustering=trained.clustering, points=trained.points)
+    lam.model.load_state_dict(trained.model.state_dict())
+    for p in lam.model.basis.parameters():
+        p.requires_grad_(False)
+    lam.history = {"stage1": lampinn.History(), "stage2": lampinn.History()}
+    t = 5
+    own = trained.clustering.labels[t]
+    basis, subnets, meta = _snapshot(lam.model.basis), _snapshot(lam.model.subnets), _snapshot(lam.model.meta)
+    lam._stage1(t)
+    assert _same(basis, _snapshot(lam.model.basis))  # the basis is frozen
+    assert lam.model.gates[own].item() == 1.0  # the task's own gate is held open
+    assert not _same(subnets, _snapshot(lam.model.subnets)) and not _same(meta, _snapshot(lam.model.meta))
+    subnets, meta, gates = _snapshot(lam.model.subnets), _snapshot(lam.model.meta), lam.model.gates.detach().clone()
+    lam._stage2([t, 0])
+    assert _same(basis, _snapshot(lam.model.basis)) and _same(subnets, _snapshot(lam.model.subnets))
+    assert torch.equal(gates, lam.model.gates) and not _same(meta, _snapshot(lam.model.meta))
+
+
+@pytest.mark.parametrize("name", ["burgers", "helmholtz", "elasticity"])
+def test_adaptation_reduces_the_loss_on_each_family(name, trained):
+    fam = lampinn.get_family(name)
+    lam = trained if name == "burgers" else LAMPINN(TINY).meta_train(fam)
+    theta = fam.unseen_tasks()[0]
+    out = lam.adapt(theta, iters=30)
+    assert out.history.total[-1] < out.history.total[0]
+    assert out.gates.shape == (lam.clustering.k,) and np.all((out.gates >= 0) & (out.gates <= 1))
+    assert _same(_snapshot(lam.model.basis), _snapshot(out.model.basis))  # the basis stays frozen
+    assert np.allclose(lam.model.gates.detach().numpy(), 0.5)  # adapting works on a copy
+
+
+def test_save_load_round_trip_bit_for_bit(trained, tmp_path):
+    path = tmp_path / "model.pt"
+    trained.save(path)
+    back = LAMPINN.load(path)
+    for (k, a), b in zip(trained.model.state_dict().items(), back.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    np.testing.assert_array_equal(back.clustering.labels, trained.clustering.labels)
+    np.testing.assert_array_equal(back.representation, trained.representation)
+    assert back.version == lampinn.__version__ and back.family.name == "burgers"
+    theta = trained.family.unseen_tasks()[1]
+    np.testing.assert_array_equal(trained.adapt(theta, iters=3).gates, back.adapt(theta, iters=3).gates)
+
+
+def test_corrupt_truncated_and_mismatched_files_fail_in_one_line(trained, tmp_path):
+    path = tmp_path / "model.pt"
+    trained.save(path)
+    data = path.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    for bad in ("truncated.pt", "garbage.pt"):
+        with pytest.raises(ValueError, match="not a readable LAM-PINN checkpoint") as info:
+            LAMPINN.load(tmp_path / bad)
+        assert "\n" not in str(info.value)
+    blob = torch.load(path, weights_only=True)
+    blob["state"]["gates"] = torch.zeros(7)
+    torch.save(blob, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="do not match the network"):
+        LAMPINN.load(tmp_path / "mismatch.pt")
+    torch.save({"weights": MLP(1, 1).state_dict()}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a readable LAM-PINN checkpoint"):
+        LAMPINN.load(tmp_path / "other.pt")
+
+
+def test_unknown_feature_choice_and_untrained_use():
+    with pytest.raises(ValueError, match="features 'loss' is not one of"):
+        LAMPINN(LAMPINNConfig(features="loss")).meta_train(lampinn.get_family("burgers"))
+    with pytest.raises(ValueError, match="not meta-trained yet"):
+        LAMPINN().adapt((0.01, 1.0, 0.2))

@@ -1,4 +1,8 @@
-"""The ``lampinn`` command line: ``lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz``."""
+"""The ``lampinn`` command line.
+
+    lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz
+    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
+"""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +46,25 @@ def _reference(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {fam.name} reference at {dict(zip(fam.param_names, theta.tolist()))}, {len(sol.points)} points")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _benchmark(args: argparse.Namespace) -> None:
+    from .benchmark import benchmark
+
+    if args.device not in (None, "cpu", "cuda"):
+        raise ValueError(f"--device {args.device!r} is not one of cpu, cuda")
+    result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device)
+    print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (usage stays available with --help)."""
 
@@ -57,6 +80,18 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--theta", required=True, type=_theta, help="the task's parameters, comma-separated, e.g. 0.01,1,0.25 (write --theta=-1,2,3 when the first is negative)")
     ref.add_argument("--out", required=True, help="the .npz file to write")
     ref.set_defaults(run=_reference)
+
+    from .benchmark import METHODS, MODES
+
+    bench = sub.add_parser("benchmark", help="run every method on a family's unseen and OOD tasks (resumable)")
+    bench.add_argument("family", choices=sorted(FAMILIES))
+    bench.add_argument("--mode", required=True, choices=list(MODES))
+    bench.add_argument("--out", required=True, help="folder for FAMILY.json, .md, .png and the resume state")
+    bench.add_argument("--seeds", type=_positive, default=1)
+    bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
+                       help=f"a subset of: {', '.join(METHODS)}")
+    bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    bench.set_defaults(run=_benchmark)
     return p
 
 

@@ -1,0 +1,249 @@
+"""The benchmark protocol of the book: every method on a family's unseen and OOD tasks, resumable.
+
+``lampinn benchmark FAMILY --mode {ci,default,full} --out DIR`` writes ``DIR/FAMILY.json`` (the
+schema is :func:`summarise`'s), ``DIR/FAMILY.md`` (a table) and ``DIR/FAMILY.png`` (per-task bars).
+Every finished task is written to ``DIR/FAMILY.partial.json`` as it completes, and every
+meta-trained model to ``DIR/FAMILY.models/``, so an interrupted run started again skips what
+is done.
+
+Methods: scratch with B and with B/10; ``transfer`` pretrained on the central training task
+(chapter 3 measured it better than joint pretraining on Burgers); MAML (second order, one inner
+step) and Reptile with chapter 4's settings; LAM-PINN with chapter 8's; and the ablations of
+:data:`ABLATIONS`. Every adaptation gets B/10 iterations; each task is trained on its own.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .baselines import MetaConfig, Protocol, adapt, central_task, maml, pretrain, reptile, scratch
+from .core import LAMPINN, LAMPINNConfig
+from .nn import MLP, default_device
+from .pde import Family, evaluate, get_family
+
+# Sizes per mode: B, points, LAM-PINN stage lengths, meta-training lengths of the baselines.
+MODES: dict[str, dict] = {
+    "ci": {"budget": 100, "n_interior": 300, "n_boundary": 50, "stage1": 10, "stage2": 5, "maml": 5, "reptile": 3},
+    "default": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
+    "full": {"budget": 10000, "n_interior": 2000, "n_boundary": 200, "stage1": 200, "stage2": 100, "maml": 500, "reptile": 250},
+}
+ABLATIONS = {
+    "ablation_param_clusters": {"features": "params"},
+    "ablation_affinity_only": {"features": "affinity"},
+    "ablation_random_features": {"features": "random"},
+    "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
+    "ablation_k1": {"n_clusters": 1},
+}
+METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
+SPLITS = ("unseen", "ood")
+
+
+def _atomic_write(path: Path, text: str | bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode() if isinstance(text, str) else text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class Run:
+    """One family's benchmark in one folder; methods are prepared once per seed, tasks run one by one."""
+
+    def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        if seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
+        self.sizes = MODES[mode]
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / f"{family.name}.models").mkdir(exist_ok=True)
+        self.partial_path = self.out / f"{family.name}.partial.json"
+        self.done: dict[str, dict] = json.loads(self.partial_path.read_text()) if self.partial_path.exists() else {}
+        if self.done and self.done.get("_mode") != mode:
+            raise ValueError(f"{self.partial_path} holds a {self.done.get('_mode')!r} run; expected {mode!r} (use another --out)")
+        self.done["_mode"] = mode
+
+    # ---- configuration ------------------------------------------------------------------------
+    def protocol(self, seed: int) -> Protocol:
+        s = self.sizes
+        return Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], seed=seed, device=self.device)
+
+    def lampinn_config(self, seed: int, **changes) -> LAMPINNConfig:
+        s = self.sizes
+        return LAMPINNConfig(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"],
+                             stage1_iters=s["stage1"], stage2_iters=s["stage2"], seed=seed, device=self.device, **changes)
+
+    # ---- preparing each method (meta-training), cached on disk --------------------------------------
+    def prepare(self, method: str, seed: int):
+        """What a method adapts from: ``None`` (scratch), an :class:`MLP` or a :class:`LAMPINN`; and its seconds."""
+        if method.startswith("scratch"):
+            return None, 0.0
+        path = self.out / f"{self.family.name}.models" / f"{method}-seed{seed}.pt"
+        key = f"{method}/{seed}/meta_seconds"
+        if path.exists():
+            return (LAMPINN.load(path, self.device) if method == "lampinn" or method.startswith("ablation") else
+                    self._load_mlp(path, seed)), self.done.get(key, 0.0)
+        start = time.perf_counter()
+        protocol = self.protocol(seed)
+        if method == "transfer":
+            init = pretrain(self.family, central_task(self.family)[None], protocol)[0]
+        elif method in ("maml", "reptile"):
+            cfg = MetaConfig(meta_iters=self.sizes[method], meta_batch=5, inner_steps=1 if method == "maml" else 20,
+                             inner_lr=1e-3, outer_lr=1e-3 if method == "maml" else 0.5)
+            init = (maml if method == "maml" else reptile)(self.family, protocol, cfg)[0]
+        else:
+            init = LAMPINN(self.lampinn_config(seed, **ABLATIONS.get(method, {}))).meta_train(self.family)
+        seconds = time.perf_counter() - start
+        if isinstance(init, LAMPINN):
+            init.save(path)
+        else:
+            buf = tempfile.SpooledTemporaryFile()
+            torch.save({k: v.detach().cpu() for k, v in init.state_dict().items()}, buf)
+            buf.seek(0)
+            _atomic_write(path, buf.read())
+        self.done[key] = seconds
+        return init, seconds
+
+    def _load_mlp(self, path: Path, seed: int) -> MLP:
+        net = self.protocol(seed).network(self.family)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return net.to(default_device(self.device))
+
+    # ---- one task ------------------------------------------------------------------------------------
+    def task(self, method: str, init, theta: np.ndarray, seed: int) -> dict:
+        protocol = self.protocol(seed)
+        start = time.perf_counter()
+        if method == "scratch_full":
+            model = scratch(self.family, theta[None], protocol, protocol.budget).models[0]
+        elif method == "scratch_adapt":
+            model = scratch(self.family, theta[None], protocol, protocol.adapt_budget).models[0]
+        elif isinstance(init, LAMPINN):
+            model = init.adapt(theta).model
+        else:
+            model = adapt(self.family, init, theta[None], protocol).models[0]
+        seconds = time.perf_counter() - start
+        return {**evaluate(model, self.family, theta), "seconds": seconds}
+
+    def run(self, methods: list[str], progress: bool = True) -> dict:
+        start = time.perf_counter()
+        tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
+        for method in methods:
+            for seed in range(self.seeds):
+                keys = [f"{method}/{seed}/{split}/{i}" for split in SPLITS for i in range(len(tasks[split]))]
+                if all(k in self.done for k in keys):
+                    continue
+                init, _ = self.prepare(method, seed)
+                for split in SPLITS:
+                    for i, theta in enumerate(tasks[split]):
+                        key = f"{method}/{seed}/{split}/{i}"
+                        if key in self.done:
+                            continue
+                        self.done[key] = self.task(method, init, theta, seed)
+                        _atomic_write(self.partial_path, json.dumps(self.done))
+                        if progress:
+                            print(f"{self.family.name} {method} seed {seed} {split} task {i}: "
+                                  f"MSE {self.done[key]['mse']:.3e}", flush=True)
+        return self.summarise(methods, time.perf_counter() - start)
+
+    # ---- results -------------------------------------------------------------------------------------
+    def summarise(self, methods: list[str], seconds: float) -> dict:
+        """The result file's content (see the module docstring)."""
+        budget = {"full": self.sizes["budget"], "adapt": max(1, self.sizes["budget"] // 10)}
+        out = {"family": self.family.name, "mode": self.mode, "budget": budget, "methods": {}, "ood": {}}
+        for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
+            n = len(self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())
+            for method in methods:
+                rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in range(self.seeds)]
+                mse = np.array([[r["mse"] for r in seed_rows] for seed_rows in rows])
+                rel = np.array([[r["rel_l2"] for r in seed_rows] for seed_rows in rows])
+                target[method] = {
+                    "per_task_mse": mse.mean(axis=0).tolist(), "per_task_rel_l2": rel.mean(axis=0).tolist(),
+                    "mean_mse": float(mse.mean()), "std_over_seeds": float(mse.mean(axis=1).std()),
+                    "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in range(self.seeds)])),
+                                "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / self.seeds)},
+                }
+        out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
+        return out
+
+
+def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
+    """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    dev = default_device(device)
+    return {"version": __version__, "git_commit": commit, "torch": torch.__version__,
+            "device": f"{dev.type} ({platform.machine()}, {torch.get_num_threads()} threads)", "mode": mode,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(["lampinn", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("lampinn") else " ".join(sys.argv),
+            "seeds": seeds, "seconds": seconds}
+
+
+def markdown_table(result: dict) -> str:
+    """The result as a Markdown table: mean MSE per method, unseen and OOD, with the ratio to LAM-PINN."""
+    ref = result["methods"].get("lampinn", {}).get("mean_mse")
+    lines = [f"| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
+    for name, m in result["methods"].items():
+        ratio = f"{m['mean_mse'] / ref:.2f}" if ref else "-"
+        lines.append(f"| {name} | {m['mean_mse']:.3e} | {ratio} | {result['ood'][name]['mean_mse']:.3e} | "
+                     f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
+    p = result["provenance"]
+    lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
+                 f"{p['device']}, torch {p['torch']}, lampinn {p['version']} ({p['git_commit'][:10]}), {p['seconds']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    """Per-task bars of every method on the unseen tasks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = result["methods"]
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    width = 0.85 / len(methods)
+    for i, (name, m) in enumerate(methods.items()):
+        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
+    ax.set(yscale="log", xlabel="unseen task", ylabel="MSE", title=f"{result['family']} ({result['mode']} mode)")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def benchmark(family: str, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
+              device: str | None = None, progress: bool = True) -> dict:
+    """Run (or resume) the benchmark and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result."""
+    methods = list(methods or METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; expected some of {', '.join(METHODS)}")
+    fam = get_family(family)
+    run = Run(fam, mode, Path(out), seeds, device)
+    result = run.run(methods, progress)
+    base = Path(out) / fam.name
+    _atomic_write(base.with_suffix(".json"), json.dumps(result, indent=1))
+    _atomic_write(base.with_suffix(".md"), markdown_table(result))
+    plot(result, base.with_suffix(".png"))
+    return result
+
+
+__all__ = ["ABLATIONS", "METHODS", "MODES", "Run", "benchmark", "markdown_table", "provenance"]

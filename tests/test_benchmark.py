@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+
+import lampinn
+from lampinn import benchmark as bm
+from lampinn.cli import main
+
+KEYS = {"family", "mode", "budget", "methods", "ood", "provenance"}
+METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seconds"}
+PROVENANCE = {"version", "git_commit", "torch", "device", "date", "command", "seeds", "seconds"}
+
+
+def check_schema(result, family, methods):
+    assert KEYS <= set(result) and result["family"] == family and result["mode"] == "ci"
+    assert result["budget"] == {"full": bm.MODES["ci"]["budget"], "adapt": bm.MODES["ci"]["budget"] // 10}
+    for split in ("methods", "ood"):
+        assert list(result[split]) == list(methods)
+        for m in result[split].values():
+            assert METHOD_KEYS <= set(m) and set(m["seconds"]) == {"meta", "adapt"}
+            assert len(m["per_task_mse"]) == 10 and len(m["per_task_rel_l2"]) == 10
+            assert np.all(np.isfinite(m["per_task_mse"])) and m["mean_mse"] == pytest.approx(np.mean(m["per_task_mse"]))
+    assert PROVENANCE <= set(result["provenance"]) and result["provenance"]["version"] == lampinn.__version__
+
+
+def test_full_method_list_on_burgers(tmp_path):
+    result = bm.benchmark("burgers", "ci", tmp_path, progress=False)
+    check_schema(result, "burgers", bm.METHODS)
+    on_disk = json.loads((tmp_path / "burgers.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert (tmp_path / "burgers.md").read_text().startswith("| method |") and (tmp_path / "burgers.png").exists()
+    assert (tmp_path / "burgers.models" / "lampinn-seed0.pt").stat().st_size < 1_000_000
+
+
+@pytest.mark.parametrize("family", ["helmholtz", "elasticity"])
+def test_other_families_write_valid_results(tmp_path, family):
+    methods = ["scratch_adapt", "reptile", "lampinn"]
+    check_schema(bm.benchmark(family, "ci", tmp_path, methods=methods, progress=False), family, methods)
+
+
+def test_resume_skips_finished_tasks(tmp_path, monkeypatch):
+    bm.benchmark("helmholtz", "ci", tmp_path, methods=["scratch_adapt", "transfer"], progress=False)
+    state = json.loads((tmp_path / "helmholtz.partial.json").read_text())
+    assert sum(k.startswith("transfer/0/") for k in state) == 21  # 20 tasks and the meta-training time
+    # drop three finished tasks, as if the run had been interrupted: only those run again
+    for key in ("transfer/0/ood/7", "transfer/0/ood/8", "transfer/0/ood/9"):
+        del state[key]
+    (tmp_path / "helmholtz.partial.json").write_text(json.dumps(state))
+    calls = []
+    original = bm.Run.task
+    monkeypatch.setattr(bm.Run, "task", lambda self, *a: calls.append(a[0]) or original(self, *a))
+    bm.benchmark("helmholtz", "ci", tmp_path, methods=["scratch_adapt", "transfer"], progress=False)
+    assert calls == ["transfer"] * 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["benchmark", "burgers", "--mode", "huge", "--out", "x"], "invalid choice: 'huge'"),
+        (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--seeds", "0"], "'0' is not a positive whole number"),
+        (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--methods", "magic"], "invalid choice: 'magic'"),
+        (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--device", "tpu"], "--device 'tpu' is not one of cpu, cuda"),
+        (["benchmark", "poisson", "--mode", "ci", "--out", "x"], "invalid choice: 'poisson'"),
+    ],
+)
+def test_bad_benchmark_arguments_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
+    bm.benchmark("burgers", "ci", tmp_path, methods=["scratch_adapt"], progress=False)
+    with pytest.raises(ValueError, match="holds a 'ci' run; expected 'default'"):
+        bm.Run(lampinn.get_family("burgers"), "default", tmp_path)

@@ -7,6 +7,7 @@ PDE parameters they form the *task representation*, which k-means clusters.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,8 +44,6 @@ class Sessions:
 
 def learning_affinity(family: Family, source: nn.Module, tasks: np.ndarray, iters: int, protocol: Protocol) -> Sessions:
     """Fine-tune a copy of ``source`` on every task for ``iters`` Adam steps (all tasks at once) and record each curve."""
-    import time
-
     if iters < 2:
         raise ValueError(f"a session needs at least 2 iterations, got {iters}")
     tasks = np.atleast_2d(tasks)

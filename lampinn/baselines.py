@@ -21,7 +21,7 @@ from torch import nn
 
 from .nn import MLP, default_device, seed_everything
 from .pde import Family, evaluate
-from .train import History, train, weighted_total
+from .train import History, TrainingDiverged, train, weighted_total
 
 
 class StackedMLP(nn.Module):
@@ -325,8 +325,6 @@ def _tqdm(iterable, total: int, progress: bool, desc: str):
 
 def _check_finite(loss: torch.Tensor, hist: History, name: str) -> None:
     if not torch.isfinite(loss):
-        from .train import TrainingDiverged
-
         raise TrainingDiverged(f"{name} meta-training diverged at meta-iteration {len(hist)} (loss = {float(loss.detach())})", hist)
 
 

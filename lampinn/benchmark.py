@@ -19,7 +19,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 from . import __version__
 from .baselines import MetaConfig, Protocol, adapt, central_task, maml, pretrain, reptile, scratch
 from .core import LAMPINN, LAMPINNConfig
+from .files import atomic_write
 from .nn import MLP, default_device
 from .pde import Family, evaluate, get_family
 
@@ -47,17 +47,6 @@ ABLATIONS = {
 }
 METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
 SPLITS = ("unseen", "ood")
-
-
-def _atomic_write(path: Path, text: str | bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class Run:
@@ -112,10 +101,8 @@ class Run:
         if isinstance(init, LAMPINN):
             init.save(path)
         else:
-            buf = tempfile.SpooledTemporaryFile()
-            torch.save({k: v.detach().cpu() for k, v in init.state_dict().items()}, buf)
-            buf.seek(0)
-            _atomic_write(path, buf.read())
+            state = {k: v.detach().cpu() for k, v in init.state_dict().items()}
+            atomic_write(path, lambda fh: torch.save(state, fh))
         self.done[key] = seconds
         return init, seconds
 
@@ -154,7 +141,7 @@ class Run:
                         if key in self.done:
                             continue
                         self.done[key] = self.task(method, init, theta, seed)
-                        _atomic_write(self.partial_path, json.dumps(self.done))
+                        atomic_write(self.partial_path, json.dumps(self.done))
                         if progress:
                             print(f"{self.family.name} {method} seed {seed} {split} task {i}: "
                                   f"MSE {self.done[key]['mse']:.3e}", flush=True)
@@ -199,7 +186,7 @@ def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dic
 def markdown_table(result: dict) -> str:
     """The result as a Markdown table: mean MSE per method, unseen and OOD, with the ratio to LAM-PINN."""
     ref = result["methods"].get("lampinn", {}).get("mean_mse")
-    lines = [f"| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
+    lines = ["| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
     for name, m in result["methods"].items():
         ratio = f"{m['mean_mse'] / ref:.2f}" if ref else "-"
         lines.append(f"| {name} | {m['mean_mse']:.3e} | {ratio} | {result['ood'][name]['mean_mse']:.3e} | "
@@ -240,8 +227,8 @@ def benchmark(family: str, mode: str, out: str | os.PathLike, seeds: int = 1, me
     run = Run(fam, mode, Path(out), seeds, device)
     result = run.run(methods, progress)
     base = Path(out) / fam.name
-    _atomic_write(base.with_suffix(".json"), json.dumps(result, indent=1))
-    _atomic_write(base.with_suffix(".md"), markdown_table(result))
+    atomic_write(base.with_suffix(".json"), json.dumps(result, indent=1))
+    atomic_write(base.with_suffix(".md"), markdown_table(result))
     plot(result, base.with_suffix(".png"))
     return result
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 import numpy as np
 
+from .files import atomic_write
 from .pde import FAMILIES, get_family
 
 
@@ -27,22 +27,13 @@ def _reference(args: argparse.Namespace) -> None:
     sol = fam.reference(args.theta)
     theta = fam.validate(args.theta)
     out = os.path.abspath(args.out)
-    folder = os.path.dirname(out)
-    if not os.path.isdir(folder):
-        raise ValueError(f"--out {args.out!r}: folder {folder!r} does not exist")
-    # Write next to the target, then rename, so no half-written file is ever left behind.
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
+    arrays = dict(points=sol.points, values=sol.values, shape=np.array(sol.shape), theta=theta,
+                  param_names=np.array(fam.param_names), input_names=np.array(fam.input_names),
+                  output_names=np.array(fam.output_names), family=np.array(fam.name))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh, points=sol.points, values=sol.values, shape=np.array(sol.shape), theta=theta,
-                param_names=np.array(fam.param_names), input_names=np.array(fam.input_names),
-                output_names=np.array(fam.output_names), family=np.array(fam.name),
-            )
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        atomic_write(out, lambda fh: np.savez(fh, **arrays))
+    except ValueError as err:
+        raise ValueError(f"--out {args.out!r}: {str(err).split(': ', 1)[1]}") from None
     print(f"wrote {out}: {fam.name} reference at {dict(zip(fam.param_names, theta.tolist()))}, {len(sol.points)} points")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -24,9 +23,10 @@ import torch
 from . import __version__
 from .affinity import Clustering, Sessions, cluster, learning_affinity, representation, visit_order
 from .baselines import Protocol, central_task, pretrain
+from .files import atomic_write
 from .nn import ModularPINN, default_device, seed_everything
 from .pde import Family, get_family
-from .train import History, train, weighted_total
+from .train import History, train
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
 
@@ -219,15 +219,7 @@ class LAMPINN:
             "curves": self.sessions.curves.tolist() if self.sessions is not None else None,
         }
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".pt", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save({"meta": json.dumps(meta), "state": state}, fh)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(path, lambda fh: torch.save({"meta": json.dumps(meta), "state": state}, fh))
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> LAMPINN:

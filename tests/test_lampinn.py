@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import lampinn
-from lampinn.affinity import Sessions, cluster, learning_affinity, representation, visit_order
+from lampinn.affinity import cluster, learning_affinity, representation, visit_order
 from lampinn.baselines import Protocol
 from lampinn.core import LAMPINN, LAMPINNConfig
 from lampinn.nn import MLP, ModularPINN

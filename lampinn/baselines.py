@@ -104,6 +104,7 @@ class Protocol:
     activation: str = "tanh"
     budget: int = 2000
     lr: float = 1e-3
+    adapt_lr: float | None = None  # Adam rate of every B/10 fine-tuning (None: ``lr``)
     n_interior: int = 2000
     n_boundary: int = 200
     seed: int = 0
@@ -147,9 +148,11 @@ class Result:
 
 
 def fit(
-    family: Family, thetas: np.ndarray, inits: Sequence[MLP], iters: int, protocol: Protocol, progress: bool = False
+    family: Family, thetas: np.ndarray, inits: Sequence[MLP], iters: int, protocol: Protocol, progress: bool = False,
+    lr: float | None = None,
 ) -> tuple[StackedMLP, History, float]:
-    """Train one network per task, all at once, from the given initial networks; returns (stack, history, seconds)."""
+    """Train one network per task, all at once, from the given initial networks (Adam at ``lr``, default
+    the protocol's); returns (stack, history, seconds)."""
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     if len(inits) != len(thetas):
         raise ValueError(f"got {len(inits)} initial networks for {len(thetas)} tasks")
@@ -160,7 +163,7 @@ def fit(
     th = torch.as_tensor(thetas, dtype=torch.float32, device=pts["interior"].device)
     start = time.perf_counter()
     hist = train(stack, lambda m: family.loss_terms(m, pts, th), weights=family.loss_weights, iters=iters,
-                 lr=protocol.lr, device=protocol.device, progress=progress)
+                 lr=protocol.lr if lr is None else lr, device=protocol.device, progress=progress)
     return stack, hist, time.perf_counter() - start
 
 
@@ -182,9 +185,10 @@ def scratch(family: Family, thetas: np.ndarray, protocol: Protocol, iters: int |
 
 
 def adapt(family: Family, init: MLP, thetas: np.ndarray, protocol: Protocol, method: str = "adapt", **meta_costs) -> Result:
-    """Fine-tune copies of ``init`` on each task for B/10 iterations (the adaptation of every method)."""
+    """Fine-tune copies of ``init`` on each task for B/10 iterations at ``protocol.adapt_lr`` (the adaptation
+    of every method)."""
     thetas = np.atleast_2d(thetas)
-    stack, hist, sec = fit(family, thetas, [init] * len(thetas), protocol.adapt_budget, protocol)
+    stack, hist, sec = fit(family, thetas, [init] * len(thetas), protocol.adapt_budget, protocol, lr=protocol.adapt_lr)
     return _result(method, family, thetas, stack, hist, adapt_seconds=sec,
                    adapt_iterations=protocol.adapt_budget * len(thetas), **meta_costs)
 

@@ -1,7 +1,7 @@
 """The benchmark protocol of the book: every method on a family's unseen and OOD tasks, resumable.
 
 ``lampinn benchmark FAMILY --mode {ci,default,full} --out DIR`` writes ``DIR/FAMILY.json`` (the
-schema is :func:`summarise`'s), ``DIR/FAMILY.md`` (a table) and ``DIR/FAMILY.png`` (per-task bars).
+schema is :meth:`Run.summarise`'s), ``DIR/FAMILY.md`` (a table) and ``DIR/FAMILY.png`` (per-task bars).
 Every finished task is written to ``DIR/FAMILY.partial.json`` as it completes, and every
 meta-trained model to ``DIR/FAMILY.models/``, so an interrupted run started again skips what
 is done.
@@ -39,7 +39,7 @@ from .nn import MLP, default_device
 from .train import TrainingDiverged
 from .pde import Family, evaluate, get_family
 
-# Sizes per mode: B, points, LAM-PINN stage lengths, meta-training lengths of the baselines.
+#: Sizes per mode: B, collocation points, LAM-PINN stage lengths, the baselines' meta-training lengths.
 MODES: dict[str, dict] = {
     "ci": {"budget": 100, "n_interior": 300, "n_boundary": 50, "stage1": 10, "stage2": 5, "maml": 5, "reptile": 3},
     "default": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
@@ -47,6 +47,7 @@ MODES: dict[str, dict] = {
     # default's sizes (elasticity alone takes about 40 minutes there); a GPU study would raise B to 10,000.
     "full": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
 }
+#: Each ablation: the LAM-PINN configuration it changes.
 ABLATIONS = {
     "ablation_param_clusters": {"features": "params"},
     "ablation_affinity_only": {"features": "affinity"},
@@ -54,11 +55,15 @@ ABLATIONS = {
     "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
     "ablation_k1": {"n_clusters": 1},
 }
+#: The methods whose Adam rates :meth:`Run.tune` chooses.
 BASELINES = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
+#: Every method the benchmark knows, in table order.
 METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
 SPLITS = ("unseen", "ood")
+#: The Adam rates tried for each baseline.
 TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
-TUNING_TASKS = (0, 8, 18, 26)  # rows of the 27-task training design: four corners, none of them the central task
+#: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
+TUNING_TASKS = (0, 8, 18, 26)
 
 
 class Run:
@@ -127,13 +132,13 @@ class Run:
 
     # ---- preparing each method (meta-training), cached on disk --------------------------------------
     def prepare(self, method: str, seed: int):
-        """What a method adapts from: ``None`` (scratch), an :class:`MLP` or a :class:`LAMPINN`; and its seconds."""
+        """What a method adapts from: ``None`` (scratch), an :class:`~lampinn.nn.MLP` or a :class:`~lampinn.core.LAMPINN`; and its seconds."""
         if method.startswith("scratch"):
             return None, 0.0
         path = self.out / f"{self.family.name}.models" / f"{method}-seed{seed}.pt"
         key = f"{method}/{seed}/meta_seconds"
         if path.exists():
-            return (LAMPINN.load(path, self.device) if method == "lampinn" or method.startswith("ablation") else
+            return (LAMPINN.load(path, self.device, self.family) if method == "lampinn" or method.startswith("ablation") else
                     self._load_mlp(path, seed)), self.done.get(key, 0.0)
         start = time.perf_counter()
         protocol = self.protocol(seed, method)
@@ -249,33 +254,135 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "methods") -> None:
+    """Per-task MSE bars of ``methods`` (default: all) on the unseen tasks (``split="ood"``: the OOD tasks)."""
+    rows = {k: v for k, v in result[split].items() if methods is None or k in methods}
+    width = 0.85 / len(rows)
+    for i, (name, m) in enumerate(rows.items()):
+        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
+    ax.set_xticks(np.arange(len(m["per_task_mse"])) + 0.425 - width / 2, range(len(m["per_task_mse"])))
+    which = "unseen" if split == "methods" else "OOD"
+    ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
+           title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
+    ax.legend(fontsize=7, ncol=3)
+
+
 def plot(result: dict, path: Path) -> None:
-    """Per-task bars of every method on the unseen tasks."""
+    """Write the per-task bars of every method on the unseen tasks to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = result["methods"]
     fig, ax = plt.subplots(figsize=(13, 4.5))
-    width = 0.85 / len(methods)
-    for i, (name, m) in enumerate(methods.items()):
-        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
-    ax.set(yscale="log", xlabel="unseen task", ylabel="MSE", title=f"{result['family']} ({result['mode']} mode)")
-    ax.legend(fontsize=7, ncol=3)
+    plot_bars(ax, result)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def benchmark(family: str, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
+# ---- committed results: loading them, and the tables generated from them ---------------------------
+# Table 1 of the paper (average MSE over its 10 unseen tasks): another implementation, and for
+# Burgers and Helmholtz other family definitions, so only elasticity's absolute values compare.
+#: The paper's Table 1 (average MSE on its unseen tasks).
+PUBLISHED = {
+    "helmholtz": {"lampinn": 0.145, "transfer": 4.36, "maml": 4.06},
+    "burgers": {"lampinn": 0.0588, "transfer": 0.508, "maml": 0.709},
+    "elasticity": {"lampinn": 1.14e-3, "transfer": 3.54e-2, "maml": 2.91e-2},
+}
+#: The order of the families in the generated tables.
+FAMILY_ORDER = ("burgers", "helmholtz", "elasticity")
+
+
+def results_dir(folder: str | os.PathLike | None = None) -> Path:
+    """The folder of committed results: ``folder``; else ``$LAMPINN_RESULTS``; else the first ``results/``
+    holding a result file in the working directory or above it; else the one beside the package."""
+    if folder is not None or os.environ.get("LAMPINN_RESULTS"):
+        return Path(folder if folder is not None else os.environ["LAMPINN_RESULTS"])
+    here = Path.cwd().resolve()
+    for base in (here, *here.parents, Path(__file__).resolve().parents[1]):
+        if any((base / "results").glob("*.json")):
+            return base / "results"
+    raise FileNotFoundError("no results/ folder with result files here or above; set LAMPINN_RESULTS=DIR "
+                            "(or run from a clone of the book's repository)")
+
+
+def load(family: str, folder: str | os.PathLike | None = None) -> dict:
+    """The committed benchmark result of ``family`` (``results/FAMILY.json``)."""
+    path = results_dir(folder) / f"{family}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn benchmark {family} --mode full --out {path.parent}")
+    return json.loads(path.read_text())
+
+
+def load_model(family: str, folder: str | os.PathLike | None = None, method: str = "lampinn", seed: int = 0,
+               device: str | None = None) -> LAMPINN:
+    """The meta-trained LAM-PINN (or ablation) the committed benchmark of ``family`` adapted from."""
+    return LAMPINN.load(results_dir(folder) / f"{family}.models" / f"{method}-seed{seed}.pt", device)
+
+
+def headline(folder: str | os.PathLike | None = None) -> str:
+    """The headline table, generated from the committed results: unseen mean MSE per family and method."""
+    results = [load(f, folder) for f in FAMILY_ORDER if (results_dir(folder) / f"{f}.json").exists()]
+    if not results:
+        raise FileNotFoundError(f"{results_dir(folder)}: no result files ({', '.join(f + '.json' for f in FAMILY_ORDER)})")
+    cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
+    lines = ["| family | LAM-PINN (B/10) | scratch (B) | scratch (B/10) | transfer (B/10) | MAML (B/10) | Reptile (B/10) "
+             "| scratch (B) / LAM-PINN | LAM-PINN beats transfer, MAML, Reptile |", "|---" * 9 + "|"]
+    ratios = []
+    for r in results:
+        mse = {c: r["methods"][c]["mean_mse"] for c in cols}
+        ratios.append(mse["scratch_full"] / mse["lampinn"])
+        beats = ", ".join("yes" if mse["lampinn"] < mse[c] else "no" for c in ("transfer", "maml", "reptile"))
+        lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.2f} | {beats} |")
+    if results:
+        lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.2f} "
+                     f"(the paper reports 19.7). Mean MSE over the 10 unseen tasks, B = {results[0]['budget']['full']} "
+                     f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`.")
+    return "\n".join(lines) + "\n"
+
+
+def provenance_table(folder: str | os.PathLike | None = None) -> str:
+    """Where each committed result came from: command, commit, machine, date and wall-clock time."""
+    lines = ["| family | command | commit | device | torch | date | minutes |", "|---" * 7 + "|"]
+    for f in FAMILY_ORDER:
+        if (results_dir(folder) / f"{f}.json").exists():
+            p = load(f, folder)["provenance"]
+            lines.append(f"| {f} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
+                         f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+#: The generated blocks of :func:`update_blocks`, by name.
+BLOCKS = {"headline": headline, "provenance": provenance_table}
+
+
+def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
+    """Regenerate every ``<!-- NAME:start -->...<!-- NAME:end -->`` block of :data:`BLOCKS` in a text file;
+    returns whether the file changed."""
+    path = Path(path)
+    text = path.read_text()
+    new = text
+    for name, make in BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in new:
+            head, _, rest = new.partition(start)
+            _, _, tail = rest.partition(end)
+            new = f"{head}{start}\n{make(folder)}{end}{tail}"
+    if new != text:
+        atomic_write(path, new)
+    return new != text
+
+
+def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
               device: str | None = None, progress: bool = True) -> dict:
-    """Run (or resume) the benchmark and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result."""
+    """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
+    and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result."""
     methods = list(methods or METHODS)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; expected some of {', '.join(METHODS)}")
-    fam = get_family(family)
+    fam = family if isinstance(family, Family) else get_family(family)
     run = Run(fam, mode, Path(out), seeds, device)
     result = run.run(methods, progress)
     base = Path(out) / fam.name
@@ -285,4 +392,6 @@ def benchmark(family: str, mode: str, out: str | os.PathLike, seeds: int = 1, me
     return result
 
 
-__all__ = ["ABLATIONS", "METHODS", "MODES", "Run", "benchmark", "markdown_table", "provenance"]
+__all__ = ["ABLATIONS", "BASELINES", "BLOCKS", "FAMILY_ORDER", "METHODS", "MODES", "PUBLISHED", "TUNING_LRS",
+           "TUNING_TASKS", "Run", "benchmark", "headline", "load", "load_model", "markdown_table", "plot", "plot_bars",
+           "provenance", "provenance_table", "results_dir", "update_blocks"]

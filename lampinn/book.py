@@ -55,13 +55,51 @@ def plot_field(
     return im
 
 
+def _metric_field(family, values: np.ndarray) -> tuple[np.ndarray, str]:
+    """The quantity the metric compares, one value per point, and its axis label (for elasticity, |u|)."""
+    scalar = values.shape[1] == 1
+    field = np.asarray(family.metric_values(values)).reshape(len(values), -1)[:, 0]
+    return field, (f"${family.output_names[0]}$" if scalar else "$|(" + ", ".join(family.output_names) + ")|$")
+
+
+def task_title(family, theta) -> str:
+    """``"nu=0.01, A=1, w=0.25"``: a task's parameters, for titles."""
+    return ", ".join(f"{n}={v:.3g}" for n, v in zip(family.param_names, family.validate(theta)))
+
+
 def plot_reference(ax, family, theta, *, cmap: str = "RdBu_r"):
     """Draw the reference solution of task ``theta``: the metric's quantity (for elasticity, the magnitude)."""
     sol = family.reference(theta)
-    scalar = sol.values.shape[1] == 1
-    values = np.asarray(family.metric_values(sol.values)).reshape(len(sol.points), -1)[:, 0]
-    label = f"${family.output_names[0]}$" if scalar else "$|(" + ", ".join(family.output_names) + ")|$"
-    title = ", ".join(f"{n}={v:.3g}" for n, v in zip(family.param_names, family.validate(theta)))
+    values, label = _metric_field(family, sol.values)
     x, y = family.input_names[:2]
-    return plot_field(ax, sol, values, title=title, label=label, cmap=cmap if scalar else "viridis",
-                      xlabel=f"${x}$", ylabel=f"${y}$")
+    return plot_field(ax, sol, values, title=task_title(family, theta), label=label,
+                      cmap=cmap if sol.values.shape[1] == 1 else "viridis", xlabel=f"${x}$", ylabel=f"${y}$")
+
+
+def plot_adaptation(family, theta, adapted, fig=None):
+    """One row of four panels for an adapted LAM-PINN on task ``theta``: reference, prediction, absolute
+    error (of the metric's quantity) and the routing gates. Draws on ``fig`` (default: a new pyplot figure)."""
+    from .pde import predict
+
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(17, 3.6))
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 0.6]})
+    sol = family.reference(theta)
+    true, label = _metric_field(family, sol.values)
+    pred, _ = _metric_field(family, predict(adapted.model, sol.points))
+    x, y = (f"${n}$" for n in family.input_names[:2])
+    cmap = "RdBu_r" if sol.values.shape[1] == 1 else "viridis"
+    lim = {"vmin": true.min(), "vmax": true.max()} if cmap == "viridis" else {}
+    plot_field(axes[0], sol, true, title="reference", label=label, cmap=cmap, xlabel=x, ylabel=y, **lim)
+    plot_field(axes[1], sol, pred, title="LAM-PINN, adapted", label=label, cmap=cmap, xlabel=x, ylabel=y, **lim)
+    mse = float(np.mean((pred - true) ** 2))
+    plot_field(axes[2], sol, np.abs(pred - true), title=f"|error|, MSE {mse:.2e}", label="absolute error",
+               cmap="magma", xlabel=x, ylabel=y)
+    gates = np.asarray(adapted.gates)
+    axes[3].bar(range(len(gates)), gates, color="tab:green")
+    axes[3].set(ylim=(0, 1.05), xticks=range(len(gates)), xlabel="cluster", ylabel="gate", title="routing")
+    fig.suptitle(task_title(family, theta), fontsize=10)
+    fig.tight_layout()
+    return fig

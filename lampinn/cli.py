@@ -2,6 +2,7 @@
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
+    lampinn headline [--results DIR] [--update FILE ...]
 """
 from __future__ import annotations
 
@@ -56,6 +57,22 @@ def _benchmark(args: argparse.Namespace) -> None:
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
 
 
+def _headline(args: argparse.Namespace) -> None:
+    from .benchmark import headline, results_dir, update_blocks
+
+    missing = [path for path in args.update if not os.path.exists(path)]
+    if missing:
+        raise ValueError(f"--update {missing[0]!r} does not exist")
+    try:
+        folder = results_dir(args.results)
+        if not args.update:
+            print(headline(folder), end="")
+        for path in args.update:
+            print(f"{path}: {'updated' if update_blocks(path, folder) else 'already up to date'}")
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (usage stays available with --help)."""
 
@@ -83,6 +100,12 @@ def parser() -> argparse.ArgumentParser:
                        help=f"a subset of: {', '.join(METHODS)}")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     bench.set_defaults(run=_benchmark)
+
+    head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "
+                                            "generated blocks (headline, provenance) of some Markdown files")
+    head.add_argument("--results", default=None, help="the results folder (default: results/ here or above)")
+    head.add_argument("--update", nargs="+", default=[], metavar="FILE", help="files whose <!-- NAME:start --> blocks to regenerate")
+    head.set_defaults(run=_headline)
     return p
 
 

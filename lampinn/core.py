@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -181,9 +182,14 @@ class LAMPINN:
               progress=False, history=self.history["stage2"])
 
     # ---- adaptation -----------------------------------------------------------------------------
-    def adapt(self, theta, iters: int | None = None, progress: bool = False) -> Adapted:
+    def adapt(self, theta, iters: int | None = None, progress: bool = False,
+              callback: Callable[[int], None] | None = None) -> Adapted:
         """Adapt a copy to task ``theta``: gates reset to 0.5, basis frozen; subnetworks, meta network and gates
-        train on the task's PINN loss for ``iters`` (default B/10) iterations, gates clamped to [0, 1]."""
+        train on the task's PINN loss for ``iters`` (default B/10) iterations, gates clamped to [0, 1].
+
+        ``callback(step)`` runs after every step (an explorer's progress bar); an exception it raises stops
+        the adaptation and propagates.
+        """
         if self.model is None:
             raise ValueError("this LAM-PINN is not meta-trained yet: call meta_train(family) or LAMPINN.load(path)")
         cfg = self.config
@@ -195,9 +201,15 @@ class LAMPINN:
         groups = [{"params": list(m.subnets.parameters()) + list(m.meta.parameters()), "lr": cfg.adapt_lr},
                   {"params": [m.gates], "lr": cfg.adapt_gate_lr}]
 
+        step = 0
+
         def clamp() -> None:
+            nonlocal step
             with torch.no_grad():
                 m.gates.clamp_(0.0, 1.0)
+            step += 1
+            if callback is not None:
+                callback(step)
 
         start = time.perf_counter()
         hist = train(m, self._loss(theta), weights=self.family.loss_weights, iters=cfg.adapt_budget if iters is None else iters,
@@ -222,8 +234,12 @@ class LAMPINN:
         atomic_write(path, lambda fh: torch.save({"meta": json.dumps(meta), "state": state}, fh))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> LAMPINN:
-        """Read a file written by :meth:`save` (``torch.load(weights_only=True)``: nothing is executed)."""
+    def load(cls, path: str | os.PathLike, device: str | None = None, family: Family | None = None) -> LAMPINN:
+        """Read a file written by :meth:`save` (``torch.load(weights_only=True)``: nothing is executed).
+
+        ``family`` is needed for a family of your own (the built-in ones are found by name); its name
+        must match the file's.
+        """
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
             meta = json.loads(blob["meta"])
@@ -240,7 +256,10 @@ class LAMPINN:
             model.load_state_dict(state)
         except RuntimeError:
             raise ValueError(f"{path}: the weights do not match the network described in the file") from None
-        family = get_family(meta["family"])
+        if family is None:
+            family = get_family(meta["family"])
+        elif family.name != meta["family"]:
+            raise ValueError(f"{path}: a checkpoint of family {meta['family']!r}, not {family.name!r}")
         out = cls(config=config, family=family, model=model.to(default_device(device)), tasks=np.array(meta["tasks"]),
                   representation=np.array(meta["representation"]), rounds=meta["rounds"], version=meta["version"])
         out.clustering = Clustering(np.array(meta["labels"]), meta["k"], np.array(meta["centers"]),

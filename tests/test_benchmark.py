@@ -12,9 +12,9 @@ METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", 
 PROVENANCE = {"version", "git_commit", "torch", "device", "date", "command", "seeds", "seconds"}
 
 
-def check_schema(result, family, methods):
-    assert KEYS <= set(result) and result["family"] == family and result["mode"] == "ci"
-    assert result["budget"] == {"full": bm.MODES["ci"]["budget"], "adapt": bm.MODES["ci"]["budget"] // 10}
+def check_schema(result, family, methods, mode="ci"):
+    assert KEYS <= set(result) and result["family"] == family and result["mode"] == mode
+    assert result["budget"] == {"full": bm.MODES[mode]["budget"], "adapt": bm.MODES[mode]["budget"] // 10}
     for split in ("methods", "ood"):
         assert list(result[split]) == list(methods)
         for m in result[split].values():
@@ -31,6 +31,17 @@ def test_full_method_list_on_burgers(tmp_path):
     assert on_disk == json.loads(json.dumps(result))
     assert (tmp_path / "burgers.md").read_text().startswith("| method |") and (tmp_path / "burgers.png").exists()
     assert (tmp_path / "burgers.models" / "lampinn-seed0.pt").stat().st_size < 1_000_000
+    assert set(result["tuning"]["lr"].values()) <= set(bm.TUNING_LRS)
+
+    # the generated tables: the headline row is this run's numbers, and marked blocks are rewritten in place
+    m = result["methods"]
+    row = next(line for line in bm.headline(tmp_path).splitlines() if line.startswith("| burgers |"))
+    assert row.split(" | ")[1:3] == [f"{m['lampinn']['mean_mse']:.3g}", f"{m['scratch_full']['mean_mse']:.3g}"]
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- headline:start -->\nstale\n<!-- headline:end -->\nend\n")
+    assert bm.update_blocks(page, tmp_path) and not bm.update_blocks(page, tmp_path)
+    assert page.read_text() == f"intro\n<!-- headline:start -->\n{bm.headline(tmp_path)}<!-- headline:end -->\nend\n"
+    assert main(["headline", "--results", str(tmp_path), "--update", str(page)]) == 0
 
 
 @pytest.mark.parametrize("family", ["helmholtz", "elasticity"])
@@ -62,6 +73,8 @@ def test_resume_skips_finished_tasks(tmp_path, monkeypatch):
         (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--methods", "magic"], "invalid choice: 'magic'"),
         (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--device", "tpu"], "--device 'tpu' is not one of cpu, cuda"),
         (["benchmark", "poisson", "--mode", "ci", "--out", "x"], "invalid choice: 'poisson'"),
+        (["headline", "--results", "nowhere"], "nowhere: no result files"),
+        (["headline", "--update", "missing.md"], "--update 'missing.md' does not exist"),
     ],
 )
 def test_bad_benchmark_arguments_exit_2(tmp_path, capsys, monkeypatch, argv, message):
@@ -77,3 +90,14 @@ def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
     bm.benchmark("burgers", "ci", tmp_path, methods=["scratch_adapt"], progress=False)
     with pytest.raises(ValueError, match="holds a 'ci' run; expected 'default'"):
         bm.Run(lampinn.get_family("burgers"), "default", tmp_path)
+
+
+def test_results_folder_lookup_and_missing_files(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAMPINN_RESULTS", raising=False)
+    assert bm.results_dir(tmp_path) == tmp_path
+    monkeypatch.setenv("LAMPINN_RESULTS", str(tmp_path))
+    assert bm.results_dir() == tmp_path
+    with pytest.raises(FileNotFoundError, match="helmholtz.json does not exist; make it with: lampinn benchmark helmholtz"):
+        bm.load("helmholtz")
+    with pytest.raises(FileNotFoundError, match="no result files"):
+        bm.headline()

@@ -129,6 +129,11 @@ def test_save_load_round_trip_bit_for_bit(trained, tmp_path):
     assert back.version == lampinn.__version__ and back.family.name == "burgers"
     theta = trained.family.unseen_tasks()[1]
     np.testing.assert_array_equal(trained.adapt(theta, iters=3).gates, back.adapt(theta, iters=3).gates)
+    # a family object is used as given (a family of your own is not found by name); the name must match
+    burgers = lampinn.get_family("burgers")
+    assert LAMPINN.load(path, family=burgers).family is burgers
+    with pytest.raises(ValueError, match="a checkpoint of family 'burgers', not 'helmholtz'"):
+        LAMPINN.load(path, family=lampinn.get_family("helmholtz"))
 
 
 def test_corrupt_truncated_and_mismatched_files_fail_in_one_line(trained, tmp_path):
@@ -156,3 +161,61 @@ def test_unknown_feature_choice_and_untrained_use():
         LAMPINN(LAMPINNConfig(features="loss")).meta_train(lampinn.get_family("burgers"))
     with pytest.raises(ValueError, match="not meta-trained yet"):
         LAMPINN().adapt((0.01, 1.0, 0.2))
+
+
+def test_adaptation_callback_sees_every_step_and_can_stop_it(trained):
+    steps = []
+    trained.adapt(trained.tasks[0], iters=5, callback=steps.append)
+    assert steps == [1, 2, 3, 4, 5]
+
+    def stop(step):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trained.adapt(trained.tasks[0], iters=5, callback=stop)
+
+
+def test_adaptation_explorer_static_and_interactive(trained):
+    import threading
+    import time
+
+    import matplotlib.pyplot as plt
+
+    from lampinn.widgets import adaptation_explorer
+
+    plt.close("all")
+    adapted = adaptation_explorer(trained, iters=3, static=True)
+    assert adapted.gates.shape == (trained.clustering.k,) and len(adapted.history) == 3
+    assert len(plt.figure(1).axes) == 4 + 3  # reference, prediction, error (each with a colour bar) and the gates
+    plt.close("all")
+
+    box = adaptation_explorer(trained, iters=4, static=False)  # starts adapting to the first unseen task at once
+    sliders, (go, stop, bar, status), out = box.children[0].children, box.children[1].children, box.children[2]
+    assert [s.description for s in sliders] == list(trained.family.param_names)
+    deadline = time.time() + 60
+    while go.disabled and time.time() < deadline:
+        time.sleep(0.05)
+    assert status.value.startswith("4 steps in") and bar.value == 4 and len(out.outputs) == 1
+
+    # a stop pressed while adapting ends the run early and says so
+    release = threading.Event()
+    original = trained.adapt
+
+    def slow_adapt(theta, iters, callback):
+        def tick(step):
+            release.wait(5)
+            callback(step)
+        return original(theta, iters, callback=tick)
+
+    trained.adapt = slow_adapt
+    try:
+        sliders[0].value = sliders[0].max  # outside the design box is allowed
+        go.click()
+        stop.click()
+        release.set()
+        while go.disabled and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        del trained.adapt
+    assert status.value == "stopped after 1 of 4 steps"

@@ -321,11 +321,18 @@ def load_model(family: str, folder: str | os.PathLike | None = None, method: str
     return LAMPINN.load(results_dir(folder) / f"{family}.models" / f"{method}-seed{seed}.pt", device)
 
 
+def _committed(folder: str | os.PathLike | None = None) -> list[dict]:
+    """The result files present in the results folder, in :data:`FAMILY_ORDER`; at least one."""
+    folder = results_dir(folder)
+    results = [load(f, folder) for f in FAMILY_ORDER if (folder / f"{f}.json").exists()]
+    if not results:
+        raise FileNotFoundError(f"{folder}: no result files ({', '.join(f + '.json' for f in FAMILY_ORDER)})")
+    return results
+
+
 def headline(folder: str | os.PathLike | None = None) -> str:
     """The headline table, generated from the committed results: unseen mean MSE per family and method."""
-    results = [load(f, folder) for f in FAMILY_ORDER if (results_dir(folder) / f"{f}.json").exists()]
-    if not results:
-        raise FileNotFoundError(f"{results_dir(folder)}: no result files ({', '.join(f + '.json' for f in FAMILY_ORDER)})")
+    results = _committed(folder)
     cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
     lines = ["| family | LAM-PINN (B/10) | scratch (B) | scratch (B/10) | transfer (B/10) | MAML (B/10) | Reptile (B/10) "
              "| scratch (B) / LAM-PINN | LAM-PINN beats transfer, MAML, Reptile |", "|---" * 9 + "|"]
@@ -345,11 +352,10 @@ def headline(folder: str | os.PathLike | None = None) -> str:
 def provenance_table(folder: str | os.PathLike | None = None) -> str:
     """Where each committed result came from: command, commit, machine, date and wall-clock time."""
     lines = ["| family | command | commit | device | torch | date | minutes |", "|---" * 7 + "|"]
-    for f in FAMILY_ORDER:
-        if (results_dir(folder) / f"{f}.json").exists():
-            p = load(f, folder)["provenance"]
-            lines.append(f"| {f} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
-                         f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
+    for r in _committed(folder):
+        p = r["provenance"]
+        lines.append(f"| {r['family']} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
+                     f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
     return "\n".join(lines) + "\n"
 
 

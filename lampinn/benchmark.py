@@ -6,10 +6,18 @@ Every finished task is written to ``DIR/FAMILY.partial.json`` as it completes, a
 meta-trained model to ``DIR/FAMILY.models/``, so an interrupted run started again skips what
 is done.
 
-Before any method runs, the baselines' Adam rates are tuned on training tasks (never on the unseen
-ones): :meth:`Run.tune` sweeps :data:`TUNING_LRS` for scratch at B, scratch at B/10 and fine-tuning
-from the central-task network, on the four corner tasks of :data:`TUNING_TASKS`, and each baseline
-then uses its best rate. LAM-PINN and its ablations keep the published rates.
+Every method's Adam rate and loss weights are tuned on training tasks, never on the unseen ones
+(:meth:`Run.tune`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
+rate of :data:`TUNING_LRS` with the lowest mean MSE, then, at that rate, the factor of
+:data:`TUNING_WEIGHTS` on its constraint terms' weights (:meth:`~lampinn.pde.base.Family.scaled`).
+The settings are scratch at B, scratch at B/10, fine-tuning at B/10 from the central-task network
+(transfer, MAML and Reptile adapt with it) and LAM-PINN's adaptation from its meta-trained network
+(its ablations adapt with it, so that only the ablated part differs). Meta-training keeps the
+published rates and the family's weights.
+
+The ablations reuse LAM-PINN's affinity sessions (they are identical: same budget, rate, points and
+seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
+network; their ``meta`` seconds count only what they recompute.
 
 Methods: scratch with B and with B/10; ``transfer`` pretrained on the central training task
 (chapter 3 measured it better than joint pretraining on Burgers); MAML (second order, one inner
@@ -43,10 +51,13 @@ from .pde import Family, evaluate, get_family
 MODES: dict[str, dict] = {
     "ci": {"budget": 100, "n_interior": 300, "n_boundary": 50, "stage1": 10, "stage2": 5, "maml": 5, "reptile": 3},
     "default": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
-    # full: the committed results. Sized to fit 45 minutes per family on a 2-core CPU, which leaves it at
-    # default's sizes (elasticity alone takes about 40 minutes there); a GPU study would raise B to 10,000.
+    # full: the committed results, sized to fit 45 minutes per family on a 2-core CPU (see FULL_OVERRIDES);
+    # a GPU study would raise B to 10,000.
     "full": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
 }
+#: Per-family changes to the full mode: elasticity's second-order stress residual makes each iteration about
+#: three times Burgers', so it trains on 500 interior points to fit the 45-minute budget.
+FULL_OVERRIDES: dict[str, dict] = {"elasticity": {"n_interior": 500}}
 #: Each ablation: the LAM-PINN configuration it changes.
 ABLATIONS = {
     "ablation_param_clusters": {"features": "params"},
@@ -60,8 +71,14 @@ BASELINES = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
 #: Every method the benchmark knows, in table order.
 METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
 SPLITS = ("unseen", "ood")
-#: The Adam rates tried for each baseline.
+#: The Adam rates tried for each tuned setting.
 TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
+#: The factors tried on the constraint terms' weights, at the setting's best rate.
+TUNING_WEIGHTS = (0.1, 1.0, 10.0)
+#: The settings :meth:`Run.tune` chooses a rate and a weight factor for.
+SETTINGS = ("scratch_full", "scratch_adapt", "finetune", "lampinn")
+#: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses its network).
+ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
 TUNING_TASKS = (0, 8, 18, 26)
 
@@ -75,7 +92,7 @@ class Run:
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
         self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
-        self.sizes = MODES[mode]
+        self.sizes = {**MODES[mode], **(FULL_OVERRIDES.get(family.name, {}) if mode == "full" else {})}
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / f"{family.name}.models").mkdir(exist_ok=True)
         self.partial_path = self.out / f"{family.name}.partial.json"
@@ -89,41 +106,58 @@ class Run:
         """The shared protocol, with ``method``'s tuned Adam rates once :meth:`tune` has run."""
         s = self.sizes
         p = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], seed=seed, device=self.device)
-        lr = self.done.get("_tuning", {}).get("lr")
-        if lr is None or method is None or method == "lampinn" or method.startswith("ablation"):
+        lr = self.done.get("_tuning", {}).get("lr", {})
+        if method is None or method not in BASELINES or not lr:
             return p
         if method.startswith("scratch"):
             return replace(p, lr=lr[method])
         return replace(p, lr=lr["scratch_full"], adapt_lr=lr["finetune"])
 
-    def tune(self) -> dict:
-        """Choose each baseline's Adam rate on training tasks by the geometric-mean MSE (done once per run)."""
-        if "_tuning" in self.done:
-            return self.done["_tuning"]
-        start = time.perf_counter()
-        fam, base = self.family, self.protocol(0)
-        tasks = fam.train_tasks()[list(TUNING_TASKS)]
+    def weighted(self, setting: str) -> Family:
+        """The family with ``setting``'s tuned loss-weight factor (1 before tuning)."""
+        return self.family.scaled(self.done.get("_tuning", {}).get("weight", {}).get(setting, 1.0))
 
-        def score(train_and_evaluate) -> float:
+    def tune(self, settings: tuple[str, ...] = SETTINGS[:3], lampinn: LAMPINN | None = None) -> dict:
+        """Choose each setting's Adam rate, then its loss-weight factor, by the mean MSE on the tuning tasks.
+
+        Each setting is tuned once per run (seed 0) and kept in the resume file; ``lampinn`` is the
+        meta-trained network the ``"lampinn"`` setting adapts from.
+        """
+        tuning = self.done.setdefault("_tuning", {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
+                                                  "criterion": "mean MSE over the tasks",
+                                                  "lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}})
+        fam, base = self.family, self.protocol(0)
+        tasks = np.array(tuning["tasks"])
+
+        def trial(setting: str, lr: float, factor: float) -> float:
+            f = fam.scaled(factor)
             try:
-                return float(np.exp(np.mean(np.log(train_and_evaluate().mse))))
+                if setting == "lampinn":
+                    tuned = replace(lampinn, config=replace(lampinn.config, adapt_lr=lr), family=f)
+                    return float(np.mean([evaluate(tuned.adapt(t).model, fam, t)["mse"] for t in tasks]))
+                p = replace(base, lr=lr, adapt_lr=lr)
+                if setting == "finetune":
+                    return float(np.mean(adapt(f, init, tasks, p).mse))
+                return float(np.mean(scratch(f, tasks, p, p.budget if setting == "scratch_full" else p.adapt_budget).mse))
             except TrainingDiverged:
                 return float("inf")
 
-        mse: dict[str, dict[str, float]] = {"scratch_full": {}, "scratch_adapt": {}, "finetune": {}}
-        for lr in TUNING_LRS:
-            p = replace(base, lr=lr)
-            mse["scratch_full"][str(lr)] = score(lambda: scratch(fam, tasks, p, p.budget))
-            mse["scratch_adapt"][str(lr)] = score(lambda: scratch(fam, tasks, p, p.adapt_budget))
-        best = {k: float(min(v, key=v.get)) for k, v in mse.items() if v}
-        init = pretrain(fam, central_task(fam)[None], replace(base, lr=best["scratch_full"]))[0]
-        for lr in TUNING_LRS:
-            mse["finetune"][str(lr)] = score(lambda: adapt(fam, init, tasks, replace(base, adapt_lr=lr)))
-        best["finetune"] = float(min(mse["finetune"], key=mse["finetune"].get))
-        self.done["_tuning"] = {"tasks": tasks.tolist(), "criterion": "geometric mean MSE over the tasks",
-                                "mse": mse, "lr": best, "seconds": time.perf_counter() - start}
-        atomic_write(self.partial_path, json.dumps(self.done))
-        return self.done["_tuning"]
+        for setting in settings:
+            if setting in tuning["lr"]:
+                continue
+            if setting == "lampinn" and lampinn is None:
+                raise ValueError("tuning the 'lampinn' setting needs its meta-trained network")
+            start = time.perf_counter()
+            if setting == "finetune":  # from the transfer network, pretrained with scratch at B's choices
+                init = pretrain(self.weighted("scratch_full"), central_task(fam)[None], self.protocol(0, "scratch_full"))[0]
+            rates = {str(lr): trial(setting, lr, 1.0) for lr in TUNING_LRS}
+            lr = float(min(rates, key=rates.get))
+            factors = {str(w): rates[str(lr)] if w == 1.0 else trial(setting, lr, w) for w in TUNING_WEIGHTS}
+            tuning["mse"][setting], tuning["weight_mse"][setting] = rates, factors
+            tuning["lr"][setting], tuning["weight"][setting] = lr, float(min(factors, key=factors.get))
+            tuning["seconds"][setting] = time.perf_counter() - start
+            atomic_write(self.partial_path, json.dumps(self.done))
+        return tuning
 
     def lampinn_config(self, seed: int, **changes) -> LAMPINNConfig:
         s = self.sizes
@@ -135,6 +169,9 @@ class Run:
         """What a method adapts from: ``None`` (scratch), an :class:`~lampinn.nn.MLP` or a :class:`~lampinn.core.LAMPINN`; and its seconds."""
         if method.startswith("scratch"):
             return None, 0.0
+        if method in ABLATIONS and set(ABLATIONS[method]) <= ADAPT_ONLY:  # same network as LAM-PINN, adapted differently
+            model, seconds = self.prepare("lampinn", seed)
+            return replace(model, config=replace(model.config, **ABLATIONS[method])), seconds
         path = self.out / f"{self.family.name}.models" / f"{method}-seed{seed}.pt"
         key = f"{method}/{seed}/meta_seconds"
         if path.exists():
@@ -143,13 +180,16 @@ class Run:
         start = time.perf_counter()
         protocol = self.protocol(seed, method)
         if method == "transfer":
-            init = pretrain(self.family, central_task(self.family)[None], protocol)[0]
+            init = pretrain(self.weighted("scratch_full"), central_task(self.family)[None], protocol)[0]
         elif method in ("maml", "reptile"):
             cfg = MetaConfig(meta_iters=self.sizes[method], meta_batch=5, inner_steps=1 if method == "maml" else 20,
                              inner_lr=1e-3, outer_lr=1e-3 if method == "maml" else 0.5)
-            init = (maml if method == "maml" else reptile)(self.family, protocol, cfg)[0]
+            init = (maml if method == "maml" else reptile)(self.weighted("finetune"), protocol, cfg)[0]
+        elif method == "lampinn":
+            init = LAMPINN(self.lampinn_config(seed)).meta_train(self.family)
         else:
-            init = LAMPINN(self.lampinn_config(seed, **ABLATIONS.get(method, {}))).meta_train(self.family)
+            sessions = self.prepare("lampinn", seed)[0].sessions
+            init = LAMPINN(self.lampinn_config(seed, **ABLATIONS[method])).meta_train(self.family, sessions=sessions)
         seconds = time.perf_counter() - start
         if isinstance(init, LAMPINN):
             init.save(path)
@@ -168,21 +208,29 @@ class Run:
     def task(self, method: str, init, theta: np.ndarray, seed: int) -> dict:
         protocol = self.protocol(seed, method)
         start = time.perf_counter()
-        if method == "scratch_full":
-            model = scratch(self.family, theta[None], protocol, protocol.budget).models[0]
-        elif method == "scratch_adapt":
-            model = scratch(self.family, theta[None], protocol, protocol.adapt_budget).models[0]
+        if method.startswith("scratch"):
+            iters = protocol.budget if method == "scratch_full" else protocol.adapt_budget
+            model = scratch(self.weighted(method), theta[None], protocol, iters).models[0]
         elif isinstance(init, LAMPINN):
-            model = init.adapt(theta).model
+            model = self.tuned(init).adapt(theta).model
         else:
-            model = adapt(self.family, init, theta[None], protocol).models[0]
+            model = adapt(self.weighted("finetune"), init, theta[None], protocol).models[0]
         seconds = time.perf_counter() - start
         return {**evaluate(model, self.family, theta), "seconds": seconds}
+
+    def tuned(self, model: LAMPINN) -> LAMPINN:
+        """``model`` adapting with LAM-PINN's tuned rate and loss weights (unchanged before tuning)."""
+        tuning = self.done.get("_tuning", {})
+        if "lampinn" not in tuning.get("lr", {}):
+            return model
+        return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"]), family=self.weighted("lampinn"))
 
     def run(self, methods: list[str], progress: bool = True) -> dict:
         start = time.perf_counter()
         if any(m in BASELINES for m in methods):
             self.tune()
+        if any(m not in BASELINES for m in methods):
+            self.tune(("lampinn",), self.prepare("lampinn", 0)[0])
         tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
         for method in methods:
             for seed in range(self.seeds):
@@ -206,7 +254,7 @@ class Run:
     def summarise(self, methods: list[str], seconds: float) -> dict:
         """The result file's content (see the module docstring)."""
         budget = {"full": self.sizes["budget"], "adapt": max(1, self.sizes["budget"] // 10)}
-        out = {"family": self.family.name, "mode": self.mode, "budget": budget, "methods": {}, "ood": {}}
+        out = {"family": self.family.name, "mode": self.mode, "budget": budget, "sizes": self.sizes, "methods": {}, "ood": {}}
         for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
             n = len(self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())
             for method in methods:
@@ -398,6 +446,7 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATIONS", "BASELINES", "BLOCKS", "FAMILY_ORDER", "METHODS", "MODES", "PUBLISHED", "TUNING_LRS",
-           "TUNING_TASKS", "Run", "benchmark", "headline", "load", "load_model", "markdown_table", "plot", "plot_bars",
-           "provenance", "provenance_table", "results_dir", "update_blocks"]
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "BASELINES", "BLOCKS", "FAMILY_ORDER", "FULL_OVERRIDES", "METHODS", "MODES",
+           "PUBLISHED", "SETTINGS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark", "headline", "load",
+           "load_model", "markdown_table", "plot", "plot_bars", "provenance", "provenance_table", "results_dir",
+           "update_blocks"]

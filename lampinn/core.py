@@ -98,8 +98,12 @@ class LAMPINN:
     version: str = __version__
 
     # ---- meta-training --------------------------------------------------------------------------
-    def meta_train(self, family: Family, progress: bool = False) -> LAMPINN:
-        """Affinity sessions, representation, clustering, then the two-stage meta-training on the 27 tasks."""
+    def meta_train(self, family: Family, progress: bool = False, sessions: Sessions | None = None) -> LAMPINN:
+        """Affinity sessions, representation, clustering, then the two-stage meta-training on the 27 tasks.
+
+        ``sessions`` reuses the affinity sessions of another run with the same budget, rate, points and
+        seed (the benchmark's ablations share LAM-PINN's); they are then not recomputed.
+        """
         cfg = self.config
         if cfg.features not in FEATURES:
             raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
@@ -108,9 +112,14 @@ class LAMPINN:
         anchor = int(np.argmin(np.abs(self.tasks - central_task(family)).sum(axis=1)))
 
         start = time.perf_counter()
-        source, _, pre_iters = pretrain(family, central_task(family)[None], protocol)
         session_iters = max(2, int(round(cfg.affinity_fraction * cfg.budget)))
-        self.sessions = learning_affinity(family, source, self.tasks, session_iters, protocol)
+        if sessions is None:
+            source = pretrain(family, central_task(family)[None], protocol)[0]
+            sessions = learning_affinity(family, source, self.tasks, session_iters, protocol)
+        elif sessions.curves.shape != (len(self.tasks), session_iters) or not np.allclose(sessions.tasks, self.tasks):
+            raise ValueError(f"the given sessions have curves of shape {sessions.curves.shape}; expected "
+                             f"{(len(self.tasks), session_iters)} on this family's training tasks")
+        self.sessions = sessions
         feats = self.sessions.features(cfg.slope)
         if cfg.features == "random":
             feats = 10 ** np.random.default_rng(cfg.seed).normal(size=feats.shape)
@@ -119,7 +128,7 @@ class LAMPINN:
         self.clustering = cluster(self.representation, cfg.n_clusters, cfg.k_range, cfg.seed)
         self.rounds = visit_order(self.clustering.labels, self.representation, anchor)
         self.seconds["affinity"] = time.perf_counter() - start
-        self.iterations["affinity"] = pre_iters + session_iters * len(self.tasks)
+        self.iterations["affinity"] = cfg.budget + session_iters * len(self.tasks)
 
         start = time.perf_counter()
         seed_everything(cfg.seed)

@@ -16,6 +16,7 @@ Conventions used by every family:
 """
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 from abc import ABC, abstractmethod
@@ -105,6 +106,19 @@ class Family(ABC):
         if bad:
             raise ValueError(f"{self.name}: loss weights {bad} are invalid; expected finite numbers >= 0")
         self.loss_weights = {**defaults, **overrides}
+
+    def scaled(self, factor: float) -> Family:
+        """A copy whose constraint terms (every loss term but ``residual``) weigh ``factor`` times more.
+
+        The benchmark tunes this one factor per method on training tasks (:meth:`lampinn.benchmark.Run.tune`).
+        """
+        if not (np.isfinite(factor) and factor > 0):
+            raise ValueError(f"{self.name}: loss-weight factor {factor} is invalid; expected a finite number > 0")
+        if factor == 1:
+            return self
+        out = copy.copy(self)
+        out.loss_weights = {k: w if k == "residual" else w * factor for k, w in self.loss_weights.items()}
+        return out
 
     # ---- parameters and task designs -------------------------------------------------------
     def validate(self, theta: Sequence[float] | np.ndarray) -> np.ndarray:

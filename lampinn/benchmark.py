@@ -220,10 +220,7 @@ class Run:
 
     def tuned(self, model: LAMPINN) -> LAMPINN:
         """``model`` adapting with LAM-PINN's tuned rate and loss weights (unchanged before tuning)."""
-        tuning = self.done.get("_tuning", {})
-        if "lampinn" not in tuning.get("lr", {}):
-            return model
-        return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"]), family=self.weighted("lampinn"))
+        return with_tuning(model, self.done.get("_tuning", {}))
 
     def run(self, methods: list[str], progress: bool = True) -> dict:
         start = time.perf_counter()
@@ -271,6 +268,14 @@ class Run:
             out["tuning"] = self.done["_tuning"]
         out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
         return out
+
+
+def with_tuning(model: LAMPINN, tuning: dict) -> LAMPINN:
+    """A copy of ``model`` that adapts with the ``"lampinn"`` setting of a run's ``tuning`` (as is, if none)."""
+    if "lampinn" not in tuning.get("lr", {}):
+        return model
+    return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"]),
+                   family=model.family.scaled(tuning["weight"]["lampinn"]))
 
 
 def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
@@ -365,8 +370,11 @@ def load(family: str, folder: str | os.PathLike | None = None) -> dict:
 
 def load_model(family: str, folder: str | os.PathLike | None = None, method: str = "lampinn", seed: int = 0,
                device: str | None = None) -> LAMPINN:
-    """The meta-trained LAM-PINN (or ablation) the committed benchmark of ``family`` adapted from."""
-    return LAMPINN.load(results_dir(folder) / f"{family}.models" / f"{method}-seed{seed}.pt", device)
+    """The meta-trained LAM-PINN (or ablation) the committed benchmark of ``family`` adapted from, set to adapt
+    as it did there (the run's tuned rate and loss weights, see :func:`with_tuning`)."""
+    folder = results_dir(folder)
+    model = LAMPINN.load(folder / f"{family}.models" / f"{method}-seed{seed}.pt", device)
+    return with_tuning(model, load(family, folder).get("tuning", {}))
 
 
 def _committed(folder: str | os.PathLike | None = None) -> list[dict]:
@@ -449,4 +457,4 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
 __all__ = ["ABLATIONS", "ADAPT_ONLY", "BASELINES", "BLOCKS", "FAMILY_ORDER", "FULL_OVERRIDES", "METHODS", "MODES",
            "PUBLISHED", "SETTINGS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark", "headline", "load",
            "load_model", "markdown_table", "plot", "plot_bars", "provenance", "provenance_table", "results_dir",
-           "update_blocks"]
+           "update_blocks", "with_tuning"]

@@ -7,7 +7,7 @@ import lampinn
 from lampinn import benchmark as bm
 from lampinn.cli import main
 
-KEYS = {"family", "mode", "budget", "methods", "ood", "provenance"}
+KEYS = {"family", "mode", "budget", "sizes", "methods", "ood", "provenance"}
 METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seconds"}
 PROVENANCE = {"version", "git_commit", "torch", "device", "date", "command", "seeds", "seconds"}
 
@@ -15,6 +15,7 @@ PROVENANCE = {"version", "git_commit", "torch", "device", "date", "command", "se
 def check_schema(result, family, methods, mode="ci"):
     assert KEYS <= set(result) and result["family"] == family and result["mode"] == mode
     assert result["budget"] == {"full": bm.MODES[mode]["budget"], "adapt": bm.MODES[mode]["budget"] // 10}
+    assert result["sizes"] == {**bm.MODES[mode], **(bm.FULL_OVERRIDES.get(family, {}) if mode == "full" else {})}
     for split in ("methods", "ood"):
         assert list(result[split]) == list(methods)
         for m in result[split].values():
@@ -31,7 +32,18 @@ def test_full_method_list_on_burgers(tmp_path):
     assert on_disk == json.loads(json.dumps(result))
     assert (tmp_path / "burgers.md").read_text().startswith("| method |") and (tmp_path / "burgers.png").exists()
     assert (tmp_path / "burgers.models" / "lampinn-seed0.pt").stat().st_size < 1_000_000
-    assert set(result["tuning"]["lr"].values()) <= set(bm.TUNING_LRS)
+    check_tuning(result["tuning"], "burgers")
+    # the ablations share LAM-PINN's affinity sessions; fixed routing shares its network too (no file, no meta time)
+    models = tmp_path / "burgers.models"
+    lam, k1 = (lampinn.LAMPINN.load(models / f"{m}-seed0.pt") for m in ("lampinn", "ablation_k1"))
+    assert np.array_equal(lam.sessions.curves, k1.sessions.curves) and k1.clustering.k == 1
+    assert not (models / "ablation_fixed_routing-seed0.pt").exists() and m_meta(result, "ablation_fixed_routing") == 0
+    # the committed model, loaded back, adapts as the run did: it reproduces the run's error
+    lam = bm.load_model("burgers", tmp_path)
+    assert lam.config.adapt_lr == result["tuning"]["lr"]["lampinn"]
+    theta = lam.family.unseen_tasks()[3]
+    again = lampinn.evaluate(lam.adapt(theta).model, lam.family, theta)["mse"]
+    assert again == pytest.approx(result["methods"]["lampinn"]["per_task_mse"][3], rel=1e-5)
 
     # the generated tables: the headline row is this run's numbers, and marked blocks are rewritten in place
     m = result["methods"]
@@ -42,6 +54,44 @@ def test_full_method_list_on_burgers(tmp_path):
     assert bm.update_blocks(page, tmp_path) and not bm.update_blocks(page, tmp_path)
     assert page.read_text() == f"intro\n<!-- headline:start -->\n{bm.headline(tmp_path)}<!-- headline:end -->\nend\n"
     assert main(["headline", "--results", str(tmp_path), "--update", str(page)]) == 0
+
+
+def m_meta(result, method):
+    return result["methods"][method]["seconds"]["meta"]
+
+
+def check_tuning(tuning, family):
+    """Every setting has a rate and a weight factor, each the best of what was measured on the training tasks."""
+    assert set(tuning["lr"]) == set(tuning["weight"]) == set(bm.SETTINGS)
+    assert np.allclose(tuning["tasks"], lampinn.get_family(family).train_tasks()[list(bm.TUNING_TASKS)])
+    for name in bm.SETTINGS:
+        rates, factors = tuning["mse"][name], tuning["weight_mse"][name]
+        assert list(rates) == [str(v) for v in bm.TUNING_LRS] and list(factors) == [str(v) for v in bm.TUNING_WEIGHTS]
+        assert rates[str(tuning["lr"][name])] == min(rates.values())
+        assert factors[str(tuning["weight"][name])] == min(factors.values())
+        assert factors["1.0"] == rates[str(tuning["lr"][name])]  # the factor sweep runs at the chosen rate
+
+
+def test_tuned_choices_reach_the_methods(tmp_path, monkeypatch):
+    """What Run.tune chooses is what each method trains with: rates in the protocol, factors in the weights."""
+    fam = lampinn.get_family("helmholtz")
+    run = bm.Run(fam, "ci", tmp_path)
+    assert run.weighted("scratch_full") is fam and run.protocol(0, "maml").lr == run.protocol(0).lr  # before tuning
+    run.done["_tuning"] = {"lr": {"scratch_full": 3e-4, "scratch_adapt": 1e-2, "finetune": 3e-3, "lampinn": 1e-2},
+                           "weight": {"scratch_full": 10.0, "scratch_adapt": 1.0, "finetune": 0.1, "lampinn": 10.0}}
+    assert run.protocol(0, "scratch_adapt").lr == 1e-2 and run.protocol(0, "lampinn").lr == run.protocol(0).lr
+    assert (run.protocol(0, "transfer").lr, run.protocol(0, "reptile").adapt_lr) == (3e-4, 3e-3)
+    assert run.weighted("finetune").loss_weights == {"residual": 1.0, "boundary": 1.0}
+    lam = lampinn.LAMPINN(run.lampinn_config(0))
+    lam.family = fam
+    tuned = run.tuned(lam)
+    assert tuned.config.adapt_lr == 1e-2 and tuned.family.loss_weights["boundary"] == 100.0 and lam.config.adapt_lr == 2e-3
+
+
+def test_full_mode_sizes_fit_each_family(tmp_path):
+    assert bm.Run(lampinn.get_family("elasticity"), "full", tmp_path).sizes["n_interior"] == 500
+    assert bm.Run(lampinn.get_family("burgers"), "full", tmp_path).sizes == bm.MODES["full"]
+    assert bm.Run(lampinn.get_family("elasticity"), "ci", tmp_path / "ci").sizes == bm.MODES["ci"]
 
 
 @pytest.mark.parametrize("family", ["helmholtz", "elasticity"])

@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 import lampinn
-from lampinn.affinity import cluster, learning_affinity, representation, visit_order
+from lampinn.affinity import Sessions, cluster, learning_affinity, representation, visit_order
 from lampinn.baselines import Protocol
 from lampinn.core import LAMPINN, LAMPINNConfig
 from lampinn.nn import MLP, ModularPINN
@@ -76,6 +78,14 @@ def test_meta_training_records_its_pieces(trained):
     assert len(trained.history["stage2"]) == len(trained.rounds) * TINY.stage2_iters
     assert trained.sessions.curves.shape == (27, 6)
     assert np.allclose(trained.model.gates.detach().numpy(), 0.5)
+
+
+def test_meta_training_can_reuse_sessions(trained):
+    again = LAMPINN(replace(TINY, n_clusters=1)).meta_train(trained.family, sessions=trained.sessions)
+    assert again.sessions is trained.sessions and again.clustering.k == 1
+    short = Sessions(trained.tasks, trained.sessions.curves[:, :3], 0.0)
+    with pytest.raises(ValueError, match=r"curves of shape \(27, 3\); expected \(27, 6\)"):
+        LAMPINN(TINY).meta_train(trained.family, sessions=short)
 
 
 def _snapshot(module):

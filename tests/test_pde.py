@@ -121,6 +121,15 @@ def test_loss_weights_are_configurable():
         lampinn.pde.Helmholtz(loss_weights={"boundary": -1.0})
 
 
+def test_scaled_weighs_the_constraint_terms_only():
+    fam = lampinn.get_family("elasticity")
+    heavy = fam.scaled(10.0)
+    assert heavy.loss_weights == {"residual": 1.0, "dirichlet": 500.0, "rollers": 500.0, "top": 500.0, "right": 500.0}
+    assert fam.loss_weights["top"] == 50.0 and fam.scaled(1.0) is fam and heavy.name == fam.name
+    with pytest.raises(ValueError, match="loss-weight factor 0.0 is invalid; expected a finite number > 0"):
+        fam.scaled(0.0)
+
+
 def test_evaluate_metric():
     fam = lampinn.get_family("helmholtz")
     theta = fam.unseen_tasks()[0]

@@ -19,7 +19,7 @@ import torch
 import lampinn
 from lampinn import benchmark as bm
 
-from test_benchmark import check_schema
+from test_benchmark import check_schema, check_tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -33,11 +33,7 @@ def test_committed_result_is_a_full_run_of_every_method(family):
     result = bm.load(family, RESULTS)
     check_schema(result, family, bm.METHODS, mode="full")
     assert result["provenance"]["command"].startswith(f"lampinn benchmark {family} --mode full")
-    tuning = result["tuning"]
-    assert set(tuning["lr"]) == {"scratch_full", "scratch_adapt", "finetune"}
-    for name, lr in tuning["lr"].items():  # the chosen rate is the best one measured on the training tasks
-        assert tuning["mse"][name][str(lr)] == min(tuning["mse"][name].values())
-    assert np.allclose(tuning["tasks"], lampinn.get_family(family).train_tasks()[list(bm.TUNING_TASKS)])
+    check_tuning(result["tuning"], family)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -26,8 +26,8 @@ from .affinity import Clustering, Sessions, cluster, learning_affinity, represen
 from .baselines import Protocol, central_task, pretrain
 from .files import atomic_write
 from .nn import ModularPINN, default_device, seed_everything
-from .pde import Family, get_family
-from .train import History, train
+from .pde import Family, evaluate, get_family
+from .train import History, train, weighted_total
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
 
@@ -54,6 +54,7 @@ class LAMPINNConfig:
     closed_gate: float = 0.1  # value of the other clusters' gates in stage 1 (published: 0.1)
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
     stage2_lr: float = 5e-5  # (published: 5e-5)
+    stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     seed: int = 0
@@ -177,18 +178,36 @@ class LAMPINN:
             hook.remove()
 
     def _stage2(self, round_: list[int]) -> None:
-        """Consolidation: only the meta network trains, on the round's tasks, each routed through its own gates."""
+        """Consolidation: only the meta network trains, on the round's tasks, each routed through its own gates.
+
+        The round's loss is the mean of its tasks' losses; with ``stage2_balance`` each task's terms are
+        first divided by that task's weighted loss at the round's first step, so that every task starts
+        at 1 and a task with a large loss scale cannot dominate the round.
+        """
         cfg, m = self.config, self.model
         m.train()
         routes = [(self.tasks[t], torch.tensor(self._open_gates(t), device=m.gates.device)) for t in round_]
+        scales: list[torch.Tensor] = []
 
         def loss(model):
             terms = [self.family.loss_terms(lambda x, g=g: model(x, g), self.points, theta) for theta, g in routes]
-            return {k: sum(tt[k] for tt in terms) / len(terms) for k in terms[0]}
+            if not scales:
+                scales.extend(weighted_total(tt, self.family.loss_weights).detach() if cfg.stage2_balance else 1.0
+                              for tt in terms)
+            return {k: sum(tt[k] / s for tt, s in zip(terms, scales)) / len(terms) for k in terms[0]}
 
         train(m, loss, weights=self.family.loss_weights, iters=cfg.stage2_iters,
               param_groups=[{"params": list(m.meta.parameters()), "lr": cfg.stage2_lr}], device=cfg.device,
               progress=False, history=self.history["stage2"])
+
+    def training_errors(self) -> np.ndarray:
+        """Relative L2 error on each training task before any adaptation, routed through the task's
+        stage-1 gates (its cluster open, the others at ``closed_gate``): how well meta-training fit them."""
+        if self.model is None:
+            raise ValueError("this LAM-PINN is not meta-trained yet: call meta_train(family) or LAMPINN.load(path)")
+        self.model.eval()
+        return np.array([evaluate(lambda x, g=torch.tensor(self._open_gates(t), device=self.model.gates.device): self.model(x, g),
+                                  self.family, theta)["rel_l2"] for t, theta in enumerate(self.tasks)])
 
     # ---- adaptation -----------------------------------------------------------------------------
     def adapt(self, theta, iters: int | None = None, progress: bool = False,

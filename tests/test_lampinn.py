@@ -88,6 +88,28 @@ def test_meta_training_can_reuse_sessions(trained):
         LAMPINN(TINY).meta_train(trained.family, sessions=short)
 
 
+def test_balanced_stage2_starts_every_task_at_one(trained):
+    lam = LAMPINN(replace(TINY, stage2_balance=True), family=trained.family, model=copy_model(trained.model),
+                  tasks=trained.tasks, clustering=trained.clustering, points=trained.points)
+    lam.history = {"stage2": lampinn.History()}
+    round_ = trained.rounds[0]
+    lam._stage2(round_)
+    assert lam.history["stage2"].total[0] == pytest.approx(1.0, rel=1e-5)  # mean over the round of 1 per task
+    plain = LAMPINN(TINY, family=trained.family, model=copy_model(trained.model), tasks=trained.tasks,
+                    clustering=trained.clustering, points=trained.points)
+    plain.history = {"stage2": lampinn.History()}
+    plain._stage2(round_)
+    assert plain.history["stage2"].total[0] != pytest.approx(1.0, rel=1e-2)
+
+
+def copy_model(model):
+    out = ModularPINN(**model.config)
+    out.load_state_dict(model.state_dict())
+    for p in out.basis.parameters():
+        p.requires_grad_(False)
+    return out
+
+
 def _snapshot(module):
     return [p.detach().clone() for p in module.parameters()]
 

@@ -397,9 +397,9 @@ def headline(folder: str | os.PathLike | None = None) -> str:
         mse = {c: r["methods"][c]["mean_mse"] for c in cols}
         ratios.append(mse["scratch_full"] / mse["lampinn"])
         beats = ", ".join("yes" if mse["lampinn"] < mse[c] else "no" for c in ("transfer", "maml", "reptile"))
-        lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.2f} | {beats} |")
+        lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.3g} | {beats} |")
     if results:
-        lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.2f} "
+        lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.3g} "
                      f"(the paper reports 19.7). Mean MSE over the 10 unseen tasks, B = {results[0]['budget']['full']} "
                      f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`.")
     return "\n".join(lines) + "\n"

@@ -102,11 +102,16 @@ class Run:
         self.done["_mode"] = mode
 
     # ---- configuration ------------------------------------------------------------------------
+    @property
+    def tuning(self) -> dict:
+        """What :meth:`tune` has chosen so far (empty before tuning)."""
+        return self.done.get("_tuning", {})
+
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
         """The shared protocol, with ``method``'s tuned Adam rates once :meth:`tune` has run."""
         s = self.sizes
         p = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], seed=seed, device=self.device)
-        lr = self.done.get("_tuning", {}).get("lr", {})
+        lr = self.tuning.get("lr", {})
         if method is None or method not in BASELINES or not lr:
             return p
         if method.startswith("scratch"):
@@ -115,7 +120,7 @@ class Run:
 
     def weighted(self, setting: str) -> Family:
         """The family with ``setting``'s tuned loss-weight factor (1 before tuning)."""
-        return self.family.scaled(self.done.get("_tuning", {}).get("weight", {}).get(setting, 1.0))
+        return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
 
     def tune(self, settings: tuple[str, ...] = SETTINGS[:3], lampinn: LAMPINN | None = None) -> dict:
         """Choose each setting's Adam rate, then its loss-weight factor, by the mean MSE on the tuning tasks.
@@ -212,21 +217,17 @@ class Run:
             iters = protocol.budget if method == "scratch_full" else protocol.adapt_budget
             model = scratch(self.weighted(method), theta[None], protocol, iters).models[0]
         elif isinstance(init, LAMPINN):
-            model = self.tuned(init).adapt(theta).model
+            model = with_tuning(init, self.tuning).adapt(theta).model
         else:
             model = adapt(self.weighted("finetune"), init, theta[None], protocol).models[0]
         seconds = time.perf_counter() - start
         return {**evaluate(model, self.family, theta), "seconds": seconds}
 
-    def tuned(self, model: LAMPINN) -> LAMPINN:
-        """``model`` adapting with LAM-PINN's tuned rate and loss weights (unchanged before tuning)."""
-        return with_tuning(model, self.done.get("_tuning", {}))
-
     def run(self, methods: list[str], progress: bool = True) -> dict:
         start = time.perf_counter()
         if any(m in BASELINES for m in methods):
             self.tune()
-        if any(m not in BASELINES for m in methods):
+        if any(m not in BASELINES for m in methods) and "lampinn" not in self.tuning.get("lr", {}):
             self.tune(("lampinn",), self.prepare("lampinn", 0)[0])
         tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
         for method in methods:
@@ -264,8 +265,8 @@ class Run:
                     "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in range(self.seeds)])),
                                 "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / self.seeds)},
                 }
-        if "_tuning" in self.done:
-            out["tuning"] = self.done["_tuning"]
+        if self.tuning:
+            out["tuning"] = self.tuning
         out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
         return out
 

@@ -84,7 +84,7 @@ def test_tuned_choices_reach_the_methods(tmp_path, monkeypatch):
     assert run.weighted("finetune").loss_weights == {"residual": 1.0, "boundary": 1.0}
     lam = lampinn.LAMPINN(run.lampinn_config(0))
     lam.family = fam
-    tuned = run.tuned(lam)
+    tuned = bm.with_tuning(lam, run.tuning)
     assert tuned.config.adapt_lr == 1e-2 and tuned.family.loss_weights["boundary"] == 100.0 and lam.config.adapt_lr == 2e-3
 
 

@@ -16,10 +16,12 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from torch import nn
 
-from .baselines import Protocol, StackedMLP
+from .loss import weighted_per_task
+from .nn import StackedMLP
 from .pde import Family
 from .pde.designs import to_unit
-from .train import History, TrainingDiverged, weighted_per_task
+from .protocol import Protocol
+from .train import History, TrainingDiverged
 
 FEATURE_NAMES = ("initial", "final", "mean", "log_slope")
 

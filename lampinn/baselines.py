@@ -1,178 +1,24 @@
-"""Baselines on one protocol: per-task PINNs, transfer, MAML and Reptile, all trained task-batched.
+"""The baselines (chapters 3 and 4): per-task PINNs, transfer, MAML and Reptile, on one protocol.
 
-Many tasks train at once as a :class:`StackedMLP`: ``T`` networks of one architecture whose
-weights are stacked along a leading task dimension and applied with batched matrix products.
-A family's loss terms broadcast over that dimension and *sum* over tasks, so each task's
-parameters receive exactly its own loss gradient; Adam is elementwise, so training ``T`` tasks
-together gives the same numbers as training them one at a time (a test checks it).
-
-Budget accounting: one iteration is one optimiser step on one task's loss. Training ``T`` tasks
-for ``I`` batched iterations costs ``T * I`` task-iterations.
+Every baseline trains task-batched through :func:`lampinn.protocol.fit`; the protocol, the
+stacked networks and the pretraining they share live in :mod:`lampinn.protocol` and
+:mod:`lampinn.nn`. :mod:`lampinn.methods` names each baseline (and LAM-PINN) for the benchmark.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .nn import MLP, default_device, seed_everything
-from .pde import Family, evaluate
-from .train import History, TrainingDiverged, train, weighted_total
-
-
-class StackedMLP(nn.Module):
-    """``T`` copies of an :class:`~lampinn.nn.MLP` architecture with independent weights.
-
-    Maps points ``(T, N, in_dim)`` to ``(T, N, out_dim)``: task ``t``'s network sees only
-    ``x[t]``. Weights are stored transposed, ``(T, fan_in, fan_out)``, with biases ``(T, 1, fan_out)``.
-    """
-
-    def __init__(self, mlps: Sequence[MLP]) -> None:
-        super().__init__()
-        if not mlps:
-            raise ValueError("StackedMLP needs at least one network")
-        first = mlps[0]
-        self.register_buffer("shift", first.shift.clone())
-        self.register_buffer("scale", first.scale.clone())
-        self.act = first.net[1]
-        linears = [[m for m in mlp.net if isinstance(m, nn.Linear)] for mlp in mlps]
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in linears])) for i in range(len(linears[0]))]
-        )
-        self.biases = nn.ParameterList(
-            [nn.Parameter(torch.stack([ls[i].bias.detach()[None] for ls in linears])) for i in range(len(linears[0]))]
-        )
-        self.config = dict(first.config)
-
-    @classmethod
-    def replicate(cls, mlp: MLP, n_tasks: int) -> StackedMLP:
-        """``n_tasks`` copies of one network, e.g. a meta-learned initialisation to adapt from."""
-        return cls([mlp] * n_tasks)
-
-    @property
-    def n_tasks(self) -> int:
-        return self.weights[0].shape[0]
-
-    def params(self) -> list[torch.Tensor]:
-        """The parameters in forward order ``[W0, b0, W1, b1, ...]``."""
-        return [p for pair in zip(self.weights, self.biases) for p in pair]
-
-    def forward_with(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """The forward pass with the given stacked parameters (for meta-learning's inner loops)."""
-        h = (x - self.shift) * self.scale
-        n_layers = len(params) // 2
-        for i in range(n_layers):
-            h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
-            if i < n_layers - 1:
-                h = self.act(h)
-        return h
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[0] != self.n_tasks:
-            raise ValueError(f"expected points of shape ({self.n_tasks}, N, d), got {tuple(x.shape)}")
-        return self.forward_with(self.params(), x)
-
-    def unstack(self) -> list[MLP]:
-        """The ``T`` networks as separate :class:`~lampinn.nn.MLP` modules (copies)."""
-        out = []
-        for t in range(self.n_tasks):
-            with torch.random.fork_rng(devices=[]):  # building a network must not move the global RNG
-                mlp = MLP(**self.config).to(self.weights[0])
-            linears = [m for m in mlp.net if isinstance(m, nn.Linear)]
-            with torch.no_grad():
-                for lin, w, b in zip(linears, self.weights, self.biases):
-                    lin.weight.copy_(w[t].T)
-                    lin.bias.copy_(b[t, 0])
-            out.append(mlp)
-        return out
-
-
-# ---- the protocol ------------------------------------------------------------------------------
-@dataclass
-class Protocol:
-    """What every method shares: the network, the collocation points, the budget and the optimiser.
-
-    ``budget`` is B, the from-scratch iterations per task; every adaptation gets ``budget // 10``.
-    """
-
-    width: int = 50
-    depth: int = 4
-    activation: str = "tanh"
-    budget: int = 2000
-    lr: float = 1e-3
-    adapt_lr: float | None = None  # Adam rate of every B/10 fine-tuning (None: ``lr``)
-    n_interior: int = 2000
-    n_boundary: int = 200
-    seed: int = 0
-    device: str | None = None
-
-    @property
-    def adapt_budget(self) -> int:
-        return max(1, self.budget // 10)
-
-    def network(self, family: Family, seed: int | None = None) -> MLP:
-        """A freshly initialised network for ``family`` (seeded)."""
-        seed_everything(self.seed if seed is None else seed)
-        return MLP(family.in_dim, family.out_dim, self.width, self.depth, self.activation, input_bounds=family.domain)
-
-    def points(self, family: Family, n_tasks: int) -> dict[str, torch.Tensor]:
-        """The shared collocation points, stacked ``(n_tasks, N, d)`` (a view: no copies)."""
-        pts = family.points(self.n_interior, self.n_boundary, seed=self.seed, device=self.device)
-        return {k: v.expand(n_tasks, *v.shape) for k, v in pts.items()}
-
-
-@dataclass
-class Result:
-    """A method's outcome on a set of tasks: networks, histories, errors and costs."""
-
-    method: str
-    thetas: np.ndarray
-    models: list[MLP]
-    history: History
-    metrics: list[dict[str, float]] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    iterations: dict[str, int] = field(default_factory=dict)
-    meta_history: History | None = None
-
-    @property
-    def mse(self) -> np.ndarray:
-        return np.array([m["mse"] for m in self.metrics])
-
-    @property
-    def rel_l2(self) -> np.ndarray:
-        return np.array([m["rel_l2"] for m in self.metrics])
-
-
-def fit(
-    family: Family, thetas: np.ndarray, inits: Sequence[MLP], iters: int, protocol: Protocol, progress: bool = False,
-    lr: float | None = None,
-) -> tuple[StackedMLP, History, float]:
-    """Train one network per task, all at once, from the given initial networks (Adam at ``lr``, default
-    the protocol's); returns (stack, history, seconds)."""
-    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
-    if len(inits) != len(thetas):
-        raise ValueError(f"got {len(inits)} initial networks for {len(thetas)} tasks")
-    for theta in thetas:
-        family.validate(theta)
-    stack = StackedMLP(inits)
-    pts = protocol.points(family, len(thetas))
-    th = torch.as_tensor(thetas, dtype=torch.float32, device=pts["interior"].device)
-    start = time.perf_counter()
-    hist = train(stack, lambda m: family.loss_terms(m, pts, th), weights=family.loss_weights, iters=iters,
-                 lr=protocol.lr if lr is None else lr, device=protocol.device, progress=progress)
-    return stack, hist, time.perf_counter() - start
-
-
-def _result(method: str, family: Family, thetas: np.ndarray, stack: StackedMLP, hist: History, **costs) -> Result:
-    models = stack.unstack()
-    metrics = [evaluate(m, family, t) for m, t in zip(models, thetas)]
-    seconds = {k: v for k, v in costs.items() if k.endswith("seconds")}
-    iterations = {k: v for k, v in costs.items() if k.endswith("iterations")}
-    return Result(method, np.asarray(thetas), models, hist, metrics, seconds, iterations)
+from .loss import weighted_total
+from .nn import MLP, StackedMLP, default_device
+from .pde import Family
+from .protocol import Protocol, Result, collect, central_task, fit, pretrain
+from .train import History, TrainingDiverged, train
 
 
 def scratch(family: Family, thetas: np.ndarray, protocol: Protocol, iters: int | None = None) -> Result:
@@ -181,7 +27,7 @@ def scratch(family: Family, thetas: np.ndarray, protocol: Protocol, iters: int |
     thetas = np.atleast_2d(thetas)
     init = protocol.network(family)
     stack, hist, sec = fit(family, thetas, [init] * len(thetas), iters, protocol)
-    return _result(f"scratch_{iters}", family, thetas, stack, hist, adapt_seconds=sec, adapt_iterations=iters * len(thetas))
+    return collect(f"scratch_{iters}", family, thetas, stack, hist, adapt_seconds=sec, adapt_iterations=iters * len(thetas))
 
 
 def adapt(family: Family, init: MLP, thetas: np.ndarray, protocol: Protocol, method: str = "adapt", **meta_costs) -> Result:
@@ -189,39 +35,8 @@ def adapt(family: Family, init: MLP, thetas: np.ndarray, protocol: Protocol, met
     of every method)."""
     thetas = np.atleast_2d(thetas)
     stack, hist, sec = fit(family, thetas, [init] * len(thetas), protocol.adapt_budget, protocol, lr=protocol.adapt_lr)
-    return _result(method, family, thetas, stack, hist, adapt_seconds=sec,
+    return collect(method, family, thetas, stack, hist, adapt_seconds=sec,
                    adapt_iterations=protocol.adapt_budget * len(thetas), **meta_costs)
-
-
-def pretrain(family: Family, sources: np.ndarray, protocol: Protocol) -> tuple[MLP, float, int]:
-    """One network trained for B iterations on the *sum* of the source tasks' losses (one source: plain training)."""
-    sources = np.atleast_2d(sources)
-    model = protocol.network(family)
-    pts = protocol.points(family, len(sources))  # one network applied to every source's (identical) points
-    th = torch.as_tensor(sources, dtype=torch.float32, device=pts["interior"].device)
-    start = time.perf_counter()
-
-    def loss(m: nn.Module) -> dict[str, torch.Tensor]:
-        return {k: v / len(sources) for k, v in family.loss_terms(m, pts, th).items()}
-
-    train(model, loss, weights=family.loss_weights, iters=protocol.budget, lr=protocol.lr, device=protocol.device,
-          progress=False)
-    return model, time.perf_counter() - start, protocol.budget * len(sources)
-
-
-def central_task(family: Family) -> np.ndarray:
-    """The training task at the centre of the design (the middle level of every parameter)."""
-    return np.array([family.levels[n][len(family.levels[n]) // 2] for n in family.param_names])
-
-
-def transfer(family: Family, thetas: np.ndarray, protocol: Protocol, source: str = "central") -> Result:
-    """PINN-Transfer: pretrain on the central training task (``"central"``) or on all 27 jointly
-    (``"joint"``), then fine-tune on each task for B/10."""
-    if source not in ("central", "joint"):
-        raise ValueError(f"source {source!r} is not one of 'central', 'joint'")
-    sources = central_task(family)[None] if source == "central" else family.train_tasks()
-    init, sec, iters = pretrain(family, sources, protocol)
-    return adapt(family, init, thetas, protocol, method=f"transfer_{source}", meta_seconds=sec, meta_iterations=iters)
 
 
 # ---- meta-learned initialisations -------------------------------------------------------------
@@ -355,33 +170,3 @@ def throughput(family: Family, protocol: Protocol, task_counts: Sequence[int] = 
         rows.append({"tasks": n, "batched": n * iters / batched, "sequential": n * iters / one_by_one,
                      "speedup": one_by_one / batched})
     return rows
-
-
-# ---- one call per baseline ------------------------------------------------------------------------
-METHODS = ("scratch_full", "scratch_adapt", "transfer_central", "transfer_joint", "maml", "fomaml", "reptile")
-
-
-def run(method: str, family: Family, thetas: np.ndarray, protocol: Protocol, meta: MetaConfig | None = None) -> Result:
-    """Run one baseline on ``thetas`` (e.g. ``family.unseen_tasks()``) under ``protocol``.
-
-    ``scratch_full`` trains B iterations per task; every other method gets B/10 per task, after
-    its own pretraining or meta-training on the training tasks, whose cost is reported separately.
-    """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if method == "scratch_full":
-        return scratch(family, thetas, protocol, protocol.budget)
-    if method == "scratch_adapt":
-        return scratch(family, thetas, protocol, protocol.adapt_budget)
-    if method.startswith("transfer_"):
-        return transfer(family, thetas, protocol, source=method.split("_", 1)[1])
-    meta = meta or MetaConfig()
-    if method == "reptile":
-        init, hist, sec = reptile(family, protocol, meta)
-    else:
-        meta = MetaConfig(**{**meta.__dict__, "first_order": method == "fomaml"})
-        init, hist, sec = maml(family, protocol, meta)
-    result = adapt(family, init, thetas, protocol, method=method, meta_seconds=sec,
-                   meta_iterations=meta_cost(meta, "reptile" if method == "reptile" else "maml"))
-    result.meta_history = hist
-    return result

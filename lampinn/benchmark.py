@@ -1,7 +1,9 @@
 """The benchmark protocol of the book: every method on a family's unseen and OOD tasks, resumable.
 
 ``lampinn benchmark FAMILY --mode {ci,default,full} --out DIR`` writes ``DIR/FAMILY.json`` (the
-schema is :meth:`Run.summarise`'s), ``DIR/FAMILY.md`` (a table) and ``DIR/FAMILY.png`` (per-task bars).
+schema is :meth:`Run.summarise`'s), ``DIR/FAMILY.md`` (a table) and ``DIR/FAMILY.png`` (per-task bars),
+made by :mod:`lampinn.report`; :mod:`lampinn.results` reads them back. The sizes of each mode are
+:data:`lampinn.settings.SIZES`; the methods are :data:`lampinn.methods.METHODS`.
 Every finished task is written to ``DIR/FAMILY.partial.json`` as it completes, and every
 meta-trained model to ``DIR/FAMILY.models/``, so an interrupted run started again skips what
 is done.
@@ -19,10 +21,11 @@ The ablations reuse LAM-PINN's affinity sessions (they are identical: same budge
 seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
 network; their ``meta`` seconds count only what they recompute.
 
-Methods: scratch with B and with B/10; ``transfer`` pretrained on the central training task
-(chapter 3 measured it better than joint pretraining on Burgers); MAML (second order, one inner
-step) and Reptile with chapter 4's settings; LAM-PINN with chapter 8's; and the ablations of
-:data:`ABLATIONS`. Every adaptation gets B/10 iterations; each task is trained on its own.
+Methods (:data:`DEFAULT_METHODS`): scratch with B and with B/10; ``transfer`` pretrained on the
+central training task (chapter 3 measured it better than joint pretraining on Burgers); MAML
+(second order, one inner step) and Reptile with chapter 4's settings; LAM-PINN with chapter 8's;
+and the ablations of :data:`lampinn.methods.ABLATIONS`. Any other name of the registry may be asked
+for. Every adaptation gets B/10 iterations; each task is trained on its own.
 """
 from __future__ import annotations
 
@@ -39,46 +42,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .baselines import MetaConfig, Protocol, adapt, central_task, maml, pretrain, reptile, scratch
+from . import settings
+from ._version import __version__
 from .core import LAMPINN, LAMPINNConfig
 from .files import atomic_write
+from .methods import ABLATIONS, LAMPINNMethod, Method, Prepared, get_method
 from .nn import MLP, default_device
+from .pde import Family, get_family
+from .protocol import Protocol
+from .report import markdown_table, plot
 from .train import TrainingDiverged
-from .pde import Family, evaluate, get_family
 
-#: Sizes per mode: B, collocation points, LAM-PINN stage lengths, the baselines' meta-training lengths.
-MODES: dict[str, dict] = {
-    "ci": {"budget": 100, "n_interior": 300, "n_boundary": 50, "stage1": 10, "stage2": 5, "maml": 5, "reptile": 3},
-    "default": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
-    # full: the committed results, sized to fit 45 minutes per family on a 2-core CPU (see FULL_OVERRIDES);
-    # a GPU study would raise B to 10,000.
-    "full": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
-}
-#: Per-family changes to the full mode: elasticity's second-order stress residual makes each iteration about
-#: three times Burgers', so it trains on 500 interior points to fit the 45-minute budget.
-FULL_OVERRIDES: dict[str, dict] = {"elasticity": {"n_interior": 500}}
-#: Each ablation: the LAM-PINN configuration it changes.
-ABLATIONS = {
-    "ablation_param_clusters": {"features": "params"},
-    "ablation_affinity_only": {"features": "affinity"},
-    "ablation_random_features": {"features": "random"},
-    "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
-    "ablation_k1": {"n_clusters": 1},
-}
-#: The methods whose Adam rates :meth:`Run.tune` chooses.
-BASELINES = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
-#: Every method the benchmark knows, in table order.
-METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
+#: The methods a run covers unless told otherwise, in table order.
+DEFAULT_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
 SPLITS = ("unseen", "ood")
 #: The Adam rates tried for each tuned setting.
 TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
 #: The factors tried on the constraint terms' weights, at the setting's best rate.
 TUNING_WEIGHTS = (0.1, 1.0, 10.0)
-#: The settings :meth:`Run.tune` chooses a rate and a weight factor for.
-SETTINGS = ("scratch_full", "scratch_adapt", "finetune", "lampinn")
-#: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses its network).
-ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
+#: The settings :meth:`Run.tune` chooses a rate and a weight factor for, and the method each is measured with.
+SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
 TUNING_TASKS = (0, 8, 18, 26)
 
@@ -87,12 +70,12 @@ class Run:
     """One family's benchmark in one folder; methods are prepared once per seed, tasks run one by one."""
 
     def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        if mode not in settings.MODES:
+            raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
         self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
-        self.sizes = {**MODES[mode], **(FULL_OVERRIDES.get(family.name, {}) if mode == "full" else {})}
+        self.sizes = settings.sizes(family.name, mode)
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / f"{family.name}.models").mkdir(exist_ok=True)
         self.partial_path = self.out / f"{family.name}.partial.json"
@@ -108,24 +91,29 @@ class Run:
         return self.done.get("_tuning", {})
 
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
-        """The shared protocol, with ``method``'s tuned Adam rates once :meth:`tune` has run."""
+        """The shared protocol, with the tuned Adam rates of ``method``'s settings once :meth:`tune` has chosen them:
+        its pretraining's as ``lr``, its adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
         s = self.sizes
         p = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], seed=seed, device=self.device)
         lr = self.tuning.get("lr", {})
-        if method is None or method not in BASELINES or not lr:
+        if method is None or not lr:
             return p
-        if method.startswith("scratch"):
-            return replace(p, lr=lr[method])
-        return replace(p, lr=lr["scratch_full"], adapt_lr=lr["finetune"])
+        m = get_method(method)
+        if m.setting not in lr:
+            return p
+        if isinstance(m, LAMPINNMethod):
+            return replace(p, adapt_lr=lr[m.setting])
+        return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
 
-    def weighted(self, setting: str) -> Family:
-        """The family with ``setting``'s tuned loss-weight factor (1 before tuning)."""
+    def weighted(self, setting: str | None) -> Family:
+        """The family with ``setting``'s tuned loss-weight factor (1 before tuning, or for ``None``)."""
         return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
 
-    def tune(self, settings: tuple[str, ...] = SETTINGS[:3], lampinn: LAMPINN | None = None) -> dict:
+    def tune(self, names: tuple[str, ...] = ("scratch_full", "scratch_adapt", "finetune"), lampinn: LAMPINN | None = None) -> dict:
         """Choose each setting's Adam rate, then its loss-weight factor, by the mean MSE on the tuning tasks.
 
-        Each setting is tuned once per run (seed 0) and kept in the resume file; ``lampinn`` is the
+        Each setting is tuned once per run (seed 0) and kept in the resume file; it is measured with the
+        method of :data:`SETTINGS` (fine-tuning from the transfer network); ``lampinn`` is the
         meta-trained network the ``"lampinn"`` setting adapts from.
         """
         tuning = self.done.setdefault("_tuning", {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
@@ -134,75 +122,70 @@ class Run:
         fam, base = self.family, self.protocol(0)
         tasks = np.array(tuning["tasks"])
 
-        def trial(setting: str, lr: float, factor: float) -> float:
-            f = fam.scaled(factor)
+        def trial(method: Method, prepared: Prepared, lr: float, factor: float) -> float:
             try:
-                if setting == "lampinn":
-                    tuned = replace(lampinn, config=replace(lampinn.config, adapt_lr=lr), family=f)
-                    return float(np.mean([evaluate(tuned.adapt(t).model, fam, t)["mse"] for t in tasks]))
-                p = replace(base, lr=lr, adapt_lr=lr)
-                if setting == "finetune":
-                    return float(np.mean(adapt(f, init, tasks, p).mse))
-                return float(np.mean(scratch(f, tasks, p, p.budget if setting == "scratch_full" else p.adapt_budget).mse))
+                return float(np.mean(method.adapt(prepared, fam.scaled(factor), tasks, replace(base, lr=lr, adapt_lr=lr)).mse))
             except TrainingDiverged:
                 return float("inf")
 
-        for setting in settings:
-            if setting in tuning["lr"]:
+        for name in names:
+            if name in tuning["lr"]:
                 continue
-            if setting == "lampinn" and lampinn is None:
+            if name == "lampinn" and lampinn is None:
                 raise ValueError("tuning the 'lampinn' setting needs its meta-trained network")
             start = time.perf_counter()
-            if setting == "finetune":  # from the transfer network, pretrained with scratch at B's choices
-                init = pretrain(self.weighted("scratch_full"), central_task(fam)[None], self.protocol(0, "scratch_full"))[0]
-            rates = {str(lr): trial(setting, lr, 1.0) for lr in TUNING_LRS}
+            method = get_method(SETTINGS[name])
+            if name == "lampinn":
+                prepared = Prepared(lampinn)
+            else:  # the transfer network is pretrained with scratch at B's choices
+                prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(0, "scratch_full"))
+            rates = {str(lr): trial(method, prepared, lr, 1.0) for lr in TUNING_LRS}
             lr = float(min(rates, key=rates.get))
-            factors = {str(w): rates[str(lr)] if w == 1.0 else trial(setting, lr, w) for w in TUNING_WEIGHTS}
-            tuning["mse"][setting], tuning["weight_mse"][setting] = rates, factors
-            tuning["lr"][setting], tuning["weight"][setting] = lr, float(min(factors, key=factors.get))
-            tuning["seconds"][setting] = time.perf_counter() - start
+            factors = {str(w): rates[str(lr)] if w == 1.0 else trial(method, prepared, lr, w) for w in TUNING_WEIGHTS}
+            tuning["mse"][name], tuning["weight_mse"][name] = rates, factors
+            tuning["lr"][name], tuning["weight"][name] = lr, float(min(factors, key=factors.get))
+            tuning["seconds"][name] = time.perf_counter() - start
             atomic_write(self.partial_path, json.dumps(self.done))
         return tuning
 
-    def lampinn_config(self, seed: int, **changes) -> LAMPINNConfig:
+    def config(self, method: Method, seed: int):
+        """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
         s = self.sizes
-        return LAMPINNConfig(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"],
-                             stage1_iters=s["stage1"], stage2_iters=s["stage2"], seed=seed, device=self.device, **changes)
+        if isinstance(method, LAMPINNMethod):
+            return LAMPINNConfig(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"],
+                                 stage1_iters=s["stage1"], stage2_iters=s["stage2"], seed=seed, device=self.device)
+        if hasattr(method, "algorithm"):
+            return replace(method.default_config(), meta_iters=s[method.algorithm])
+        return None
 
     # ---- preparing each method (meta-training), cached on disk --------------------------------------
-    def prepare(self, method: str, seed: int):
-        """What a method adapts from: ``None`` (scratch), an :class:`~lampinn.nn.MLP` or a :class:`~lampinn.core.LAMPINN`; and its seconds."""
-        if method.startswith("scratch"):
-            return None, 0.0
-        if method in ABLATIONS and set(ABLATIONS[method]) <= ADAPT_ONLY:  # same network as LAM-PINN, adapted differently
-            model, seconds = self.prepare("lampinn", seed)
-            return replace(model, config=replace(model.config, **ABLATIONS[method])), seconds
-        path = self.out / f"{self.family.name}.models" / f"{method}-seed{seed}.pt"
-        key = f"{method}/{seed}/meta_seconds"
+    def prepare(self, name: str, seed: int) -> Prepared:
+        """What method ``name`` adapts from, made once per seed and kept in ``FAMILY.models/``."""
+        method = get_method(name)
+        if isinstance(method, LAMPINNMethod) and method.adapt_only and name != "lampinn":
+            return self.prepare("lampinn", seed)  # the same network, adapted differently
+        path = self.out / f"{self.family.name}.models" / f"{name}-seed{seed}.pt"
+        key = f"{name}/{seed}/meta_seconds"
+        if not method.prepares:  # scratch
+            return Prepared()
         if path.exists():
-            return (LAMPINN.load(path, self.device, self.family) if method == "lampinn" or method.startswith("ablation") else
-                    self._load_mlp(path, seed)), self.done.get(key, 0.0)
+            init = LAMPINN.load(path, self.device, self.family) if isinstance(method, LAMPINNMethod) else self._load_mlp(path, seed)
+            return Prepared(init, self.done.get(key, 0.0))
         start = time.perf_counter()
-        protocol = self.protocol(seed, method)
-        if method == "transfer":
-            init = pretrain(self.weighted("scratch_full"), central_task(self.family)[None], protocol)[0]
-        elif method in ("maml", "reptile"):
-            cfg = MetaConfig(meta_iters=self.sizes[method], meta_batch=5, inner_steps=1 if method == "maml" else 20,
-                             inner_lr=1e-3, outer_lr=1e-3 if method == "maml" else 0.5)
-            init = (maml if method == "maml" else reptile)(self.weighted("finetune"), protocol, cfg)[0]
-        elif method == "lampinn":
-            init = LAMPINN(self.lampinn_config(seed)).meta_train(self.family)
+        if isinstance(method, LAMPINNMethod):
+            sessions = None if name == "lampinn" else self.prepare("lampinn", seed).init.sessions
+            prepared = method.prepare(self.family, self.protocol(seed), self.config(method, seed), sessions=sessions)
         else:
-            sessions = self.prepare("lampinn", seed)[0].sessions
-            init = LAMPINN(self.lampinn_config(seed, **ABLATIONS[method])).meta_train(self.family, sessions=sessions)
-        seconds = time.perf_counter() - start
-        if isinstance(init, LAMPINN):
-            init.save(path)
+            prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(seed, name),
+                                      self.config(method, seed))
+        prepared.seconds = time.perf_counter() - start
+        if isinstance(prepared.init, LAMPINN):
+            prepared.init.save(path)
         else:
-            state = {k: v.detach().cpu() for k, v in init.state_dict().items()}
+            state = {k: v.detach().cpu() for k, v in prepared.init.state_dict().items()}
             atomic_write(path, lambda fh: torch.save(state, fh))
-        self.done[key] = seconds
-        return init, seconds
+        self.done[key] = prepared.seconds
+        return prepared
 
     def _load_mlp(self, path: Path, seed: int) -> MLP:
         net = self.protocol(seed).network(self.family)
@@ -210,38 +193,34 @@ class Run:
         return net.to(default_device(self.device))
 
     # ---- one task ------------------------------------------------------------------------------------
-    def task(self, method: str, init, theta: np.ndarray, seed: int) -> dict:
-        protocol = self.protocol(seed, method)
+    def task(self, name: str, prepared: Prepared, theta: np.ndarray, seed: int) -> dict:
+        """Adapt method ``name`` to one task with its tuned rate and weights; the MSE, relative L2 and seconds."""
+        method = get_method(name)
         start = time.perf_counter()
-        if method.startswith("scratch"):
-            iters = protocol.budget if method == "scratch_full" else protocol.adapt_budget
-            model = scratch(self.weighted(method), theta[None], protocol, iters).models[0]
-        elif isinstance(init, LAMPINN):
-            model = with_tuning(init, self.tuning).adapt(theta).model
-        else:
-            model = adapt(self.weighted("finetune"), init, theta[None], protocol).models[0]
+        result = method.adapt(prepared, self.weighted(method.setting), theta[None], self.protocol(seed, name))
         seconds = time.perf_counter() - start
-        return {**evaluate(model, self.family, theta), "seconds": seconds}
+        return {**result.metrics[0], "seconds": seconds}
 
     def run(self, methods: list[str], progress: bool = True) -> dict:
         start = time.perf_counter()
-        if any(m in BASELINES for m in methods):
+        lam_based = [m for m in methods if isinstance(get_method(m), LAMPINNMethod)]
+        if len(lam_based) < len(methods):
             self.tune()
-        if any(m not in BASELINES for m in methods) and "lampinn" not in self.tuning.get("lr", {}):
-            self.tune(("lampinn",), self.prepare("lampinn", 0)[0])
+        if lam_based and "lampinn" not in self.tuning.get("lr", {}):
+            self.tune(("lampinn",), self.prepare("lampinn", 0).init)
         tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
         for method in methods:
             for seed in range(self.seeds):
                 keys = [f"{method}/{seed}/{split}/{i}" for split in SPLITS for i in range(len(tasks[split]))]
                 if all(k in self.done for k in keys):
                     continue
-                init, _ = self.prepare(method, seed)
+                prepared = self.prepare(method, seed)
                 for split in SPLITS:
                     for i, theta in enumerate(tasks[split]):
                         key = f"{method}/{seed}/{split}/{i}"
                         if key in self.done:
                             continue
-                        self.done[key] = self.task(method, init, theta, seed)
+                        self.done[key] = self.task(method, prepared, theta, seed)
                         atomic_write(self.partial_path, json.dumps(self.done))
                         if progress:
                             print(f"{self.family.name} {method} seed {seed} {split} task {i}: "
@@ -271,14 +250,6 @@ class Run:
         return out
 
 
-def with_tuning(model: LAMPINN, tuning: dict) -> LAMPINN:
-    """A copy of ``model`` that adapts with the ``"lampinn"`` setting of a run's ``tuning`` (as is, if none)."""
-    if "lampinn" not in tuning.get("lr", {}):
-        return model
-    return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"]),
-                   family=model.family.scaled(tuning["weight"]["lampinn"]))
-
-
 def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
     """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds."""
     try:
@@ -294,157 +265,14 @@ def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dic
             "seeds": seeds, "seconds": seconds}
 
 
-def markdown_table(result: dict) -> str:
-    """The result as a Markdown table: mean MSE per method, unseen and OOD, with the ratio to LAM-PINN."""
-    ref = result["methods"].get("lampinn", {}).get("mean_mse")
-    lines = ["| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
-    for name, m in result["methods"].items():
-        ratio = f"{m['mean_mse'] / ref:.2f}" if ref else "-"
-        lines.append(f"| {name} | {m['mean_mse']:.3e} | {ratio} | {result['ood'][name]['mean_mse']:.3e} | "
-                     f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
-    p = result["provenance"]
-    lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
-                 f"{p['device']}, torch {p['torch']}, lampinn {p['version']} ({p['git_commit'][:10]}), {p['seconds']:.0f} s.")
-    return "\n".join(lines) + "\n"
-
-
-def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "methods") -> None:
-    """Per-task MSE bars of ``methods`` (default: all) on the unseen tasks (``split="ood"``: the OOD tasks)."""
-    rows = {k: v for k, v in result[split].items() if methods is None or k in methods}
-    width = 0.85 / len(rows)
-    for i, (name, m) in enumerate(rows.items()):
-        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
-    ax.set_xticks(np.arange(len(m["per_task_mse"])) + 0.425 - width / 2, range(len(m["per_task_mse"])))
-    which = "unseen" if split == "methods" else "OOD"
-    ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
-           title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
-    ax.legend(fontsize=7, ncol=3)
-
-
-def plot(result: dict, path: Path) -> None:
-    """Write the per-task bars of every method on the unseen tasks to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(13, 4.5))
-    plot_bars(ax, result)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# ---- committed results: loading them, and the tables generated from them ---------------------------
-# Table 1 of the paper (average MSE over its 10 unseen tasks): another implementation, and for
-# Burgers and Helmholtz other family definitions, so only elasticity's absolute values compare.
-#: The paper's Table 1 (average MSE on its unseen tasks).
-PUBLISHED = {
-    "helmholtz": {"lampinn": 0.145, "transfer": 4.36, "maml": 4.06},
-    "burgers": {"lampinn": 0.0588, "transfer": 0.508, "maml": 0.709},
-    "elasticity": {"lampinn": 1.14e-3, "transfer": 3.54e-2, "maml": 2.91e-2},
-}
-#: The order of the families in the generated tables.
-FAMILY_ORDER = ("burgers", "helmholtz", "elasticity")
-
-
-def results_dir(folder: str | os.PathLike | None = None) -> Path:
-    """The folder of committed results: ``folder``; else ``$LAMPINN_RESULTS``; else the first ``results/``
-    holding a result file in the working directory or above it; else the one beside the package."""
-    if folder is not None or os.environ.get("LAMPINN_RESULTS"):
-        return Path(folder if folder is not None else os.environ["LAMPINN_RESULTS"])
-    here = Path.cwd().resolve()
-    for base in (here, *here.parents, Path(__file__).resolve().parents[1]):
-        if any((base / "results").glob("*.json")):
-            return base / "results"
-    raise FileNotFoundError("no results/ folder with result files here or above; set LAMPINN_RESULTS=DIR "
-                            "(or run from a clone of the book's repository)")
-
-
-def load(family: str, folder: str | os.PathLike | None = None) -> dict:
-    """The committed benchmark result of ``family`` (``results/FAMILY.json``)."""
-    path = results_dir(folder) / f"{family}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn benchmark {family} --mode full --out {path.parent}")
-    return json.loads(path.read_text())
-
-
-def load_model(family: str, folder: str | os.PathLike | None = None, method: str = "lampinn", seed: int = 0,
-               device: str | None = None) -> LAMPINN:
-    """The meta-trained LAM-PINN (or ablation) the committed benchmark of ``family`` adapted from, set to adapt
-    as it did there (the run's tuned rate and loss weights, see :func:`with_tuning`)."""
-    folder = results_dir(folder)
-    model = LAMPINN.load(folder / f"{family}.models" / f"{method}-seed{seed}.pt", device)
-    return with_tuning(model, load(family, folder).get("tuning", {}))
-
-
-def _committed(folder: str | os.PathLike | None = None) -> list[dict]:
-    """The result files present in the results folder, in :data:`FAMILY_ORDER`; at least one."""
-    folder = results_dir(folder)
-    results = [load(f, folder) for f in FAMILY_ORDER if (folder / f"{f}.json").exists()]
-    if not results:
-        raise FileNotFoundError(f"{folder}: no result files ({', '.join(f + '.json' for f in FAMILY_ORDER)})")
-    return results
-
-
-def headline(folder: str | os.PathLike | None = None) -> str:
-    """The headline table, generated from the committed results: unseen mean MSE per family and method."""
-    results = _committed(folder)
-    cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
-    lines = ["| family | LAM-PINN (B/10) | scratch (B) | scratch (B/10) | transfer (B/10) | MAML (B/10) | Reptile (B/10) "
-             "| scratch (B) / LAM-PINN | LAM-PINN beats transfer, MAML, Reptile |", "|---" * 9 + "|"]
-    ratios = []
-    for r in results:
-        mse = {c: r["methods"][c]["mean_mse"] for c in cols}
-        ratios.append(mse["scratch_full"] / mse["lampinn"])
-        beats = ", ".join("yes" if mse["lampinn"] < mse[c] else "no" for c in ("transfer", "maml", "reptile"))
-        lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.3g} | {beats} |")
-    if results:
-        lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.3g} "
-                     f"(the paper reports 19.7). Mean MSE over the 10 unseen tasks, B = {results[0]['budget']['full']} "
-                     f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`.")
-    return "\n".join(lines) + "\n"
-
-
-def provenance_table(folder: str | os.PathLike | None = None) -> str:
-    """Where each committed result came from: command, commit, machine, date and wall-clock time."""
-    lines = ["| family | command | commit | device | torch | date | minutes |", "|---" * 7 + "|"]
-    for r in _committed(folder):
-        p = r["provenance"]
-        lines.append(f"| {r['family']} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
-                     f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
-#: The generated blocks of :func:`update_blocks`, by name.
-BLOCKS = {"headline": headline, "provenance": provenance_table}
-
-
-def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
-    """Regenerate every ``<!-- NAME:start -->...<!-- NAME:end -->`` block of :data:`BLOCKS` in a text file;
-    returns whether the file changed."""
-    path = Path(path)
-    text = path.read_text()
-    new = text
-    for name, make in BLOCKS.items():
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        if start in new:
-            head, _, rest = new.partition(start)
-            _, _, tail = rest.partition(end)
-            new = f"{head}{start}\n{make(folder)}{end}{tail}"
-    if new != text:
-        atomic_write(path, new)
-    return new != text
-
 
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
               device: str | None = None, progress: bool = True) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
     and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result."""
-    methods = list(methods or METHODS)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown methods {unknown}; expected some of {', '.join(METHODS)}")
+    methods = list(methods or DEFAULT_METHODS)
+    for m in methods:
+        get_method(m)  # an unknown name fails here, before anything runs
     fam = family if isinstance(family, Family) else get_family(family)
     run = Run(fam, mode, Path(out), seeds, device)
     result = run.run(methods, progress)
@@ -455,7 +283,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATIONS", "ADAPT_ONLY", "BASELINES", "BLOCKS", "FAMILY_ORDER", "FULL_OVERRIDES", "METHODS", "MODES",
-           "PUBLISHED", "SETTINGS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark", "headline", "load",
-           "load_model", "markdown_table", "plot", "plot_bars", "provenance", "provenance_table", "results_dir",
-           "update_blocks", "with_tuning"]
+__all__ = ["DEFAULT_METHODS", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
+           "provenance"]

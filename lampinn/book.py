@@ -1,33 +1,19 @@
-"""Small helpers the chapters share: the run mode and consistently labelled field plots."""
+"""Small helpers the chapters share: consistently labelled field plots, and what chapters 9-11 show of a
+committed benchmark run."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
-MODES = ("ci", "default", "full")
-
-
-def mode() -> str:
-    """The run mode from ``LAMPINN_MODE``: ``"ci"`` (tiny, for tests), ``"default"`` (the book) or ``"full"``."""
-    value = os.environ.get("LAMPINN_MODE", "default")
-    if value not in MODES:
-        raise ValueError(f"LAMPINN_MODE={value!r} is not a mode; expected one of {', '.join(MODES)}")
-    return value
-
-
-def pick(ci: Any, default: Any, full: Any = None) -> Any:
-    """The value for the current mode (``full`` falls back to ``default`` when not given)."""
-    return {"ci": ci, "default": default, "full": default if full is None else full}[mode()]
-
+from . import settings
 
 def interactive() -> bool:
-    """Whether widgets can be shown: inside a Jupyter kernel, and not a batch run (``LAMPINN_STATIC=1``).
+    """Whether widgets can be shown: inside a Jupyter kernel, and not a batch run (:func:`lampinn.settings.static`).
 
     Book builds and the nbval tests set ``LAMPINN_STATIC=1``; there the chapters draw static figures.
     """
-    if os.environ.get("LAMPINN_STATIC", "0") not in ("", "0"):
+    if settings.static():
         return False
     try:
         from IPython import get_ipython

@@ -58,7 +58,8 @@ def _benchmark(args: argparse.Namespace) -> None:
 
 
 def _headline(args: argparse.Namespace) -> None:
-    from .benchmark import headline, results_dir, update_blocks
+    from .report import headline, update_blocks
+    from .results import results_dir
 
     missing = [path for path in args.update if not os.path.exists(path)]
     if missing:
@@ -89,7 +90,8 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--out", required=True, help="the .npz file to write")
     ref.set_defaults(run=_reference)
 
-    from .benchmark import METHODS, MODES
+    from .methods import METHODS
+    from .settings import MODES
 
     bench = sub.add_parser("benchmark", help="run every method on a family's unseen and OOD tasks (resumable)")
     bench.add_argument("family", choices=sorted(FAMILIES))
@@ -97,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, help="folder for FAMILY.json, .md, .png and the resume state")
     bench.add_argument("--seeds", type=_positive, default=1)
     bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
-                       help=f"a subset of: {', '.join(METHODS)}")
+                       help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     bench.set_defaults(run=_benchmark)
 

@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
 from .affinity import Clustering, Sessions, cluster, learning_affinity, representation, visit_order
-from .baselines import Protocol, central_task, pretrain
+from .protocol import Protocol, central_task, pretrain
 from .files import atomic_write
 from .nn import ModularPINN, default_device, seed_everything
 from .pde import Family, evaluate, get_family
-from .train import History, train, weighted_total
+from .loss import weighted_total
+from .train import History, train
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
 

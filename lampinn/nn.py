@@ -1,4 +1,5 @@
-"""Networks: the multilayer perceptron behind every PINN in the book, plus device and seeding helpers."""
+"""Networks: the multilayer perceptron behind every PINN in the book (chapter 1), its task-batched stack
+(chapter 3), LAM-PINN's modular network (chapter 7), and device and seeding helpers."""
 from __future__ import annotations
 
 import random
@@ -142,3 +143,70 @@ class ModularPINN(nn.Module):
         """Set the gates (e.g. one cluster open at 1, the others at 0.1)."""
         with torch.no_grad():
             self.gates.copy_(torch.as_tensor(values, dtype=self.gates.dtype))
+
+
+class StackedMLP(nn.Module):
+    """``T`` copies of an :class:`~lampinn.nn.MLP` architecture with independent weights.
+
+    Maps points ``(T, N, in_dim)`` to ``(T, N, out_dim)``: task ``t``'s network sees only
+    ``x[t]``. Weights are stored transposed, ``(T, fan_in, fan_out)``, with biases ``(T, 1, fan_out)``.
+    """
+
+    def __init__(self, mlps: Sequence[MLP]) -> None:
+        super().__init__()
+        if not mlps:
+            raise ValueError("StackedMLP needs at least one network")
+        first = mlps[0]
+        self.register_buffer("shift", first.shift.clone())
+        self.register_buffer("scale", first.scale.clone())
+        self.act = first.net[1]
+        linears = [[m for m in mlp.net if isinstance(m, nn.Linear)] for mlp in mlps]
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in linears])) for i in range(len(linears[0]))]
+        )
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([ls[i].bias.detach()[None] for ls in linears])) for i in range(len(linears[0]))]
+        )
+        self.config = dict(first.config)
+
+    @classmethod
+    def replicate(cls, mlp: MLP, n_tasks: int) -> StackedMLP:
+        """``n_tasks`` copies of one network, e.g. a meta-learned initialisation to adapt from."""
+        return cls([mlp] * n_tasks)
+
+    @property
+    def n_tasks(self) -> int:
+        return self.weights[0].shape[0]
+
+    def params(self) -> list[torch.Tensor]:
+        """The parameters in forward order ``[W0, b0, W1, b1, ...]``."""
+        return [p for pair in zip(self.weights, self.biases) for p in pair]
+
+    def forward_with(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The forward pass with the given stacked parameters (for meta-learning's inner loops)."""
+        h = (x - self.shift) * self.scale
+        n_layers = len(params) // 2
+        for i in range(n_layers):
+            h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
+            if i < n_layers - 1:
+                h = self.act(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[0] != self.n_tasks:
+            raise ValueError(f"expected points of shape ({self.n_tasks}, N, d), got {tuple(x.shape)}")
+        return self.forward_with(self.params(), x)
+
+    def unstack(self) -> list[MLP]:
+        """The ``T`` networks as separate :class:`~lampinn.nn.MLP` modules (copies)."""
+        out = []
+        for t in range(self.n_tasks):
+            with torch.random.fork_rng(devices=[]):  # building a network must not move the global RNG
+                mlp = MLP(**self.config).to(self.weights[0])
+            linears = [m for m in mlp.net if isinstance(m, nn.Linear)]
+            with torch.no_grad():
+                for lin, w, b in zip(linears, self.weights, self.biases):
+                    lin.weight.copy_(w[t].T)
+                    lin.bias.copy_(b[t, 0])
+            out.append(mlp)
+        return out

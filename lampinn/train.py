@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .loss import weighted_total
 from .nn import default_device, seed_everything
 
 LossFn = Callable[[nn.Module], Mapping[str, torch.Tensor]]
@@ -45,20 +46,6 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
-
-
-def weighted_per_task(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
-    """``sum_k weights[k] * terms[k]``, one value per stacked task; a term missing from ``weights`` has weight 1."""
-    weights = weights or {}
-    unknown = set(weights) - set(terms)
-    if unknown:
-        raise ValueError(f"weights name unknown loss terms {sorted(unknown)}; the terms are {sorted(terms)}")
-    return sum(weights.get(name, 1.0) * value for name, value in terms.items())
-
-
-def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
-    """The scalar training loss: :func:`weighted_per_task`, summed over stacked tasks."""
-    return weighted_per_task(terms, weights).sum()
 
 
 def train(
@@ -120,18 +107,25 @@ def train(
 
     bar = tqdm(total=iters + lbfgs_iters, disable=not progress, desc="training", leave=False)
     last_good = [p.detach().clone() for p in params]
-    adam = torch.optim.Adam(groups, lr=lr)
-    for _ in range(iters):
-        adam.zero_grad(set_to_none=True)
+
+    def step(optimizer: torch.optim.Optimizer, name: str) -> torch.Tensor:
+        """One loss evaluation and backward pass, shared by Adam's steps and L-BFGS's closure: check the loss,
+        remember these parameters as the last good ones, record the loss."""
+        optimizer.zero_grad(set_to_none=True)
         total, terms = evaluate()
-        check(total, terms, last_good, "adam")
+        check(total, terms, last_good, name)
         for p, saved in zip(params, last_good):
             saved.copy_(p.detach())
         total.backward()
+        history.record(float(total.detach()), terms, name)
+        return total
+
+    adam = torch.optim.Adam(groups, lr=lr)
+    for _ in range(iters):
+        step(adam, "adam")
         adam.step()
         if post_step is not None:
             post_step()
-        history.record(float(total.detach()), terms, "adam")
         bar.update()
         if bar.n % 50 == 0:
             bar.set_postfix(loss=f"{history.total[-1]:.3e}")
@@ -146,13 +140,7 @@ def train(
         state = lbfgs.state[params[0]]
 
         def closure() -> torch.Tensor:
-            lbfgs.zero_grad(set_to_none=True)
-            total, terms = evaluate()
-            check(total, terms, last_good, "lbfgs")
-            for p, saved in zip(params, last_good):
-                saved.copy_(p.detach())
-            total.backward()
-            history.record(float(total.detach()), terms, "lbfgs")
+            total = step(lbfgs, "lbfgs")
             bar.update(min(state.get("n_iter", 0), lbfgs_iters) + iters - bar.n)
             return total
 

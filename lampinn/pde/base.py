@@ -11,7 +11,7 @@ Conventions used by every family:
   case ``theta`` is ``(..., P)`` with the same leading dimensions. Loss terms are computed by
   broadcasting, so one task and a stack of tasks share the same code.
 * ``loss_terms`` returns *unweighted* mean-squared terms by name, one value per stacked task;
-  ``loss_weights`` says how they are combined, and :func:`lampinn.train.weighted_total` sums
+  ``loss_weights`` says how they are combined, and :func:`lampinn.loss.weighted_total` sums
   the weighted terms over tasks (so each task's parameters get exactly their own gradient).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 from scipy.stats import qmc
 
 from ..nn import default_device
-from ..train import weighted_total
+from ..loss import weighted_total
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 Array = np.ndarray | torch.Tensor  # formulas that serve the reference (NumPy) and the loss (torch)

@@ -1,0 +1,211 @@
+"""Every method of the book under one name, each with the same two steps.
+
+``prepare`` uses only the family's training tasks (pretraining, meta-training, or nothing);
+``adapt`` trains a network for each given task from what ``prepare`` made and returns a
+:class:`~lampinn.protocol.Result`. :func:`run` does both; the benchmark calls the two steps
+itself, so that it can cache what ``prepare`` made and time each task on its own.
+
+    result = methods.run("reptile", family, family.unseen_tasks(), Protocol(budget=1000))
+
+=========================  ==============================================================  ========
+name                       what                                                            chapter
+=========================  ==============================================================  ========
+``scratch_full``           a fresh network per task, B iterations                          3
+``scratch_adapt``          a fresh network per task, B/10 iterations                       3
+``transfer``               pretrained on the central training task, fine-tuned for B/10    3
+``transfer_joint``         pretrained on all 27 training tasks at once, fine-tuned          3
+``maml``                   MAML (second order), fine-tuned for B/10                        4
+``fomaml``                 first-order MAML, fine-tuned for B/10                           4
+``reptile``                Reptile, fine-tuned for B/10                                    4
+``lampinn``                LAM-PINN, adapted for B/10                                      8
+``ablation_*``             LAM-PINN with one ingredient changed (:data:`ABLATIONS`)        12
+=========================  ==============================================================  ========
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import numpy as np
+
+from . import settings
+from .baselines import MetaConfig, adapt, maml, meta_cost, reptile, scratch
+from .core import LAMPINN, LAMPINNConfig
+from .pde import Family, evaluate
+from .protocol import Protocol, Result, central_task, pretrain
+from .train import History
+
+#: Each ablation of LAM-PINN: the configuration fields it changes.
+ABLATIONS: dict[str, dict] = {
+    "ablation_param_clusters": {"features": "params"},
+    "ablation_affinity_only": {"features": "affinity"},
+    "ablation_random_features": {"features": "random"},
+    "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
+    "ablation_k1": {"n_clusters": 1},
+}
+#: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses the network).
+ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
+
+
+@dataclass
+class Prepared:
+    """What a method adapts from (``None`` for scratch, an MLP, or a meta-trained :class:`~lampinn.core.LAMPINN`)
+    and what making it cost."""
+
+    init: object = None
+    seconds: float = 0.0
+    iterations: int = 0
+    history: History | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method: a name, a one-line summary, and the tuned settings it uses (see :mod:`lampinn.benchmark`).
+
+    ``setting`` names the tuned Adam rate and loss weights its adaptation uses; ``prepare_setting`` those
+    its pretraining uses (``None``: the family's own weights and the configuration's rates).
+    """
+
+    name: str
+    summary: str
+    setting: str
+    prepare_setting: str | None = None
+    prepares: ClassVar[bool] = True  # whether :meth:`prepare` trains anything
+
+    def prepare(self, family: Family, protocol: Protocol, config=None) -> Prepared:
+        """Pretrain or meta-train on ``family``'s training tasks (``config``: the method's own settings)."""
+        return Prepared()
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        """Train one network per task of ``thetas`` from ``prepared`` and evaluate each."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Scratch(Method):
+    full: bool = True
+    prepares: ClassVar[bool] = False
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        result = scratch(family, thetas, protocol, protocol.budget if self.full else protocol.adapt_budget)
+        return replace(result, method=self.name)
+
+
+@dataclass(frozen=True)
+class FineTuned(Method):
+    """A baseline that fine-tunes one initialisation for B/10: transfer, MAML, first-order MAML, Reptile."""
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        result = adapt(family, prepared.init, thetas, protocol, method=self.name, meta_seconds=prepared.seconds,
+                       meta_iterations=prepared.iterations)
+        result.meta_history = prepared.history
+        return result
+
+
+@dataclass(frozen=True)
+class Transfer(FineTuned):
+    source: str = "central"  # or "joint"
+
+    def prepare(self, family: Family, protocol: Protocol, config=None) -> Prepared:
+        sources = central_task(family)[None] if self.source == "central" else family.train_tasks()
+        return Prepared(*pretrain(family, sources, protocol))
+
+
+@dataclass(frozen=True)
+class MetaLearned(FineTuned):
+    """MAML (``first_order`` or not) or Reptile; ``config`` is a :class:`~lampinn.baselines.MetaConfig`."""
+
+    algorithm: str = "maml"
+    first_order: bool = False
+
+    def default_config(self) -> MetaConfig:
+        """Chapter 4's settings, with the current mode's number of meta-iterations."""
+        iters = settings.sizes()[self.algorithm]
+        if self.algorithm == "maml":
+            return MetaConfig(meta_iters=iters, meta_batch=5, inner_steps=1, inner_lr=1e-3, outer_lr=1e-3)
+        return MetaConfig(meta_iters=iters, meta_batch=5, inner_steps=20, inner_lr=1e-3, outer_lr=0.5)
+
+    def prepare(self, family: Family, protocol: Protocol, config: MetaConfig | None = None) -> Prepared:
+        config = replace(config or self.default_config(), first_order=self.first_order)
+        init, hist, seconds = (maml if self.algorithm == "maml" else reptile)(family, protocol, config)
+        return Prepared(init, seconds, meta_cost(config, self.algorithm), hist)
+
+
+@dataclass(frozen=True)
+class LAMPINNMethod(Method):
+    """LAM-PINN, or an ablation of it (``changes`` to its :class:`~lampinn.core.LAMPINNConfig`)."""
+
+    changes: dict = field(default_factory=dict)
+
+    @property
+    def adapt_only(self) -> bool:
+        """Whether the changes act only when adapting (then LAM-PINN's meta-trained network serves)."""
+        return set(self.changes) <= ADAPT_ONLY
+
+    def default_config(self, protocol: Protocol) -> LAMPINNConfig:
+        """The protocol's budget, rate, points, seed and device, with the current mode's stage lengths."""
+        s = settings.sizes()
+        return LAMPINNConfig(budget=protocol.budget, lr=protocol.lr, n_interior=protocol.n_interior,
+                             n_boundary=protocol.n_boundary, stage1_iters=s["stage1"], stage2_iters=s["stage2"],
+                             seed=protocol.seed, device=protocol.device)
+
+    def prepare(self, family: Family, protocol: Protocol, config: LAMPINNConfig | None = None, sessions=None) -> Prepared:
+        """Meta-train (``sessions``: affinity sessions to reuse, as the benchmark's ablations do)."""
+        config = replace(config or self.default_config(protocol), **self.changes)
+        model = LAMPINN(config).meta_train(family, sessions=sessions)
+        return Prepared(model, sum(model.seconds.values()), sum(model.iterations.values()))
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        """Adapt the meta-trained network to each task, with ``family``'s loss weights and, if the protocol
+        sets one, its ``adapt_lr`` (the benchmark's tuned rate)."""
+        lam: LAMPINN = prepared.init
+        changes = {**self.changes, **({"adapt_lr": protocol.adapt_lr} if protocol.adapt_lr is not None else {})}
+        lam = replace(lam, family=family, config=replace(lam.config, **changes))
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        adapted = [lam.adapt(theta) for theta in thetas]
+        history = History()
+        for step in range(len(adapted[0].history)):  # summed over tasks, like a stacked training's history
+            history.record(sum(a.history.total[step] for a in adapted),
+                           {k: sum(a.history.terms[k][step] for a in adapted) for k in adapted[0].history.terms}, "adam")
+        return Result(self.name, thetas, [a.model for a in adapted], history,
+                      [evaluate(a.model, family, t) for a, t in zip(adapted, thetas)],
+                      {"meta_seconds": prepared.seconds, "adapt_seconds": sum(a.seconds for a in adapted)},
+                      {"meta_iterations": prepared.iterations, "adapt_iterations": len(history) * len(thetas)})
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Scratch("scratch_full", "a fresh network per task, B iterations", "scratch_full", full=True),
+    Scratch("scratch_adapt", "a fresh network per task, B/10 iterations", "scratch_adapt", full=False),
+    Transfer("transfer", "pretrained on the central training task, fine-tuned for B/10", "finetune", "scratch_full"),
+    Transfer("transfer_joint", "pretrained on all training tasks jointly, fine-tuned for B/10", "finetune", "scratch_full",
+             source="joint"),
+    MetaLearned("maml", "MAML (second order), fine-tuned for B/10", "finetune", "finetune"),
+    MetaLearned("fomaml", "first-order MAML, fine-tuned for B/10", "finetune", "finetune", first_order=True),
+    MetaLearned("reptile", "Reptile, fine-tuned for B/10", "finetune", "finetune", algorithm="reptile"),
+    LAMPINNMethod("lampinn", "LAM-PINN, adapted for B/10", "lampinn"),
+    *(LAMPINNMethod(name, f"LAM-PINN with {changes}", "lampinn", changes=changes) for name, changes in ABLATIONS.items()),
+)}
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name`` (one of :data:`METHODS`)."""
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}") from None
+
+
+def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, config=None) -> Result:
+    """Prepare method ``name`` on ``family``'s training tasks, then adapt it to every task of ``thetas``.
+
+    ``scratch_full`` trains B iterations per task; every other method gets B/10 per task, after its own
+    pretraining or meta-training, whose cost the result reports separately (``meta_seconds``).
+    ``config`` is the method's own settings (a :class:`~lampinn.baselines.MetaConfig` for MAML and
+    Reptile, a :class:`~lampinn.core.LAMPINNConfig` for LAM-PINN); default: chapter 4's and chapter 8's.
+    """
+    method = get_method(name)
+    return method.adapt(method.prepare(family, protocol, config), family, thetas, protocol)
+
+
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
+           "Transfer", "get_method", "run"]

@@ -1,0 +1,158 @@
+"""Tables and figures of benchmark results, and the generated blocks of the README and the book.
+
+Everything here reads result dictionaries (:mod:`lampinn.results` loads them); nothing trains.
+Chapters 9-11 call :func:`tuning_table`, :func:`markdown_table`, :func:`paper_comparison` and
+:func:`plot_bars`; ``lampinn headline --update FILE`` calls :func:`update_blocks`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write
+from .results import PUBLISHED, committed
+
+#: The six methods of the benchmark chapters' main comparison, in table order.
+MAIN_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn")
+#: The tuned settings and how the tables name them.
+SETTING_LABELS = {"scratch_full": "scratch at B", "scratch_adapt": "scratch at B/10", "finetune": "fine-tuning at B/10",
+                  "lampinn": "LAM-PINN at B/10"}
+
+
+def markdown_table(result: dict) -> str:
+    """The result as a Markdown table: mean MSE per method, unseen and OOD, with the ratio to LAM-PINN."""
+    ref = result["methods"].get("lampinn", {}).get("mean_mse")
+    lines = ["| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
+    for name, m in result["methods"].items():
+        ratio = f"{m['mean_mse'] / ref:.2f}" if ref else "-"
+        lines.append(f"| {name} | {m['mean_mse']:.3e} | {ratio} | {result['ood'][name]['mean_mse']:.3e} | "
+                     f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
+    p = result["provenance"]
+    lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
+                 f"{p['device']}, torch {p['torch']}, lampinn {p['version']} ({p['git_commit'][:10]}), {p['seconds']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def provenance_lines(result: dict) -> str:
+    """How a result was made, in five lines: command, commit, machine, budget, points."""
+    p = result["provenance"]
+    return "\n".join([
+        f"command : {p['command']}",
+        f"commit  : {p['git_commit'][:10]}   lampinn {p['version']}   torch {p['torch']}",
+        f"machine : {p['device']}; {p['date']}; {p['seconds'] / 60:.1f} min in all",
+        f"budget  : B = {result['budget']['full']} Adam iterations from scratch, B/10 = {result['budget']['adapt']} per adaptation",
+        f"points  : {result['sizes']['n_interior']} interior, {result['sizes']['n_boundary']} boundary"])
+
+
+def tuning_table(result: dict) -> str:
+    """The run's tuning as a Markdown table: each setting's mean MSE per rate and per weight factor, and its choices."""
+    tuning = result["tuning"]
+    rates, factors = list(tuning["mse"]["scratch_full"]), list(tuning["weight_mse"]["scratch_full"])
+    rows = ["| setting | " + " | ".join(f"rate {r}" for r in rates) + " | chosen | "
+            + " | ".join(f"weights x{w}" for w in factors) + " | chosen |", "|---" * (len(rates) + len(factors) + 3) + "|"]
+    for what, label in SETTING_LABELS.items():
+        rows.append(f"| {label} | " + " | ".join(f"{v:.2e}" for v in tuning["mse"][what].values())
+                    + f" | {tuning['lr'][what]:g} | " + " | ".join(f"{v:.2e}" for v in tuning["weight_mse"][what].values())
+                    + f" | x{tuning['weight'][what]:g} |")
+    return "Mean MSE on the four tuning (training) tasks:\n\n" + "\n".join(rows) + "\n"
+
+
+def paper_comparison(result: dict) -> str:
+    """This run's transfer/LAM-PINN and MAML/LAM-PINN ratios and LAM-PINN's mean MSE beside the paper's Table 1."""
+    family, mse = result["family"], {m: r["mean_mse"] for m, r in result["methods"].items()}
+    published = PUBLISHED[family]
+    source = ("the paper: same setup and tasks, another implementation" if family == "elasticity"
+              else "the paper: its own family definition")
+    rows = [f"| | this book | {source} |", "|---|---|---|"]
+    for m in ("transfer", "maml"):
+        rows.append(f"| {m} / LAM-PINN | {mse[m] / mse['lampinn']:.2f} | {published[m] / published['lampinn']:.2f} |")
+    rows.append(f"| LAM-PINN mean MSE | {mse['lampinn']:.3g} | {published['lampinn']:.3g} |")
+    return "\n".join(rows) + "\n"
+
+
+def wins(result: dict, against: tuple[str, ...] = MAIN_METHODS[:-1], method: str = "lampinn") -> dict[str, int]:
+    """On how many unseen tasks ``method`` has a lower MSE than each of ``against``."""
+    per_task = {m: np.array(result["methods"][m]["per_task_mse"]) for m in (*against, method)}
+    return {m: int(np.sum(per_task[method] < per_task[m])) for m in against}
+
+
+def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "methods") -> None:
+    """Per-task MSE bars of ``methods`` (default: all) on the unseen tasks (``split="ood"``: the OOD tasks)."""
+    rows = {k: v for k, v in result[split].items() if methods is None or k in methods}
+    width = 0.85 / len(rows)
+    for i, (name, m) in enumerate(rows.items()):
+        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
+    ax.set_xticks(np.arange(len(m["per_task_mse"])) + 0.425 - width / 2, range(len(m["per_task_mse"])))
+    which = "unseen" if split == "methods" else "OOD"
+    ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
+           title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
+    ax.legend(fontsize=7, ncol=3)
+
+
+def plot(result: dict, path: str | os.PathLike) -> None:
+    """Write the per-task bars of every method on the unseen tasks to the PNG file ``path`` (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    plot_bars(ax, result)
+    fig.tight_layout()
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def headline(folder: str | os.PathLike | None = None) -> str:
+    """The headline table, generated from the committed results: unseen mean MSE per family and method."""
+    results = committed(folder)
+    cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
+    lines = ["| family | LAM-PINN (B/10) | scratch (B) | scratch (B/10) | transfer (B/10) | MAML (B/10) | Reptile (B/10) "
+             "| scratch (B) / LAM-PINN | LAM-PINN beats transfer, MAML, Reptile |", "|---" * 9 + "|"]
+    ratios = []
+    for r in results:
+        mse = {c: r["methods"][c]["mean_mse"] for c in cols}
+        ratios.append(mse["scratch_full"] / mse["lampinn"])
+        beats = ", ".join("yes" if mse["lampinn"] < mse[c] else "no" for c in ("transfer", "maml", "reptile"))
+        lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.3g} | {beats} |")
+    lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.3g} "
+                 f"(the paper reports 19.7). Mean MSE over the 10 unseen tasks, B = {results[0]['budget']['full']} "
+                 f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`.")
+    return "\n".join(lines) + "\n"
+
+
+def provenance_table(folder: str | os.PathLike | None = None) -> str:
+    """Where each committed result came from: command, commit, machine, date and wall-clock time."""
+    lines = ["| family | command | commit | device | torch | date | minutes |", "|---" * 7 + "|"]
+    for r in committed(folder):
+        p = r["provenance"]
+        lines.append(f"| {r['family']} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
+                     f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+#: The generated blocks of :func:`update_blocks`, by name.
+BLOCKS = {"headline": headline, "provenance": provenance_table}
+
+
+def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
+    """Regenerate every ``<!-- NAME:start -->...<!-- NAME:end -->`` block of :data:`BLOCKS` in a text file;
+    returns whether the file changed."""
+    path = Path(path)
+    text = path.read_text()
+    new = text
+    for name, make in BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in new:
+            head, _, rest = new.partition(start)
+            _, _, tail = rest.partition(end)
+            new = f"{head}{start}\n{make(folder)}{end}{tail}"
+    if new != text:
+        atomic_write(path, new)
+    return new != text
+
+
+__all__ = ["BLOCKS", "MAIN_METHODS", "SETTING_LABELS", "headline", "markdown_table", "paper_comparison", "plot",
+           "plot_bars", "provenance_lines", "provenance_table", "tuning_table", "update_blocks", "wins"]

@@ -1,55 +1,27 @@
+"""lampinn.baselines: scratch training, fine-tuning, MAML and Reptile (the protocol they share is tested in
+test_protocol.py, the registry that names them in test_methods.py)."""
 import numpy as np
 import pytest
 import torch
 
 import lampinn
 from lampinn import MLP, seed_everything, train
-from lampinn.baselines import (
-    METHODS, MetaConfig, Protocol, StackedMLP, central_task, fit, maml_objective, meta_cost, reptile_step, run,
-)
+from lampinn.baselines import MetaConfig, adapt, maml, maml_objective, meta_cost, reptile, reptile_step, scratch
+from lampinn.nn import StackedMLP
+from lampinn.protocol import Protocol
 
 TINY = Protocol(width=8, depth=2, budget=40, n_interior=64, n_boundary=16, lr=3e-3, device="cpu")
 
 
-def seeded_mlps(n, fam, dtype=torch.float32):
-    nets = []
-    for s in range(n):
-        seed_everything(s)
-        nets.append(MLP(fam.in_dim, fam.out_dim, width=8, depth=2, input_bounds=fam.domain).to(dtype))
-    return nets
-
-
-def test_stack_and_unstack_round_trip():
-    fam = lampinn.get_family("elasticity")
-    nets = seeded_mlps(3, fam)
-    stack = StackedMLP(nets)
-    x = torch.rand(3, 10, 2) * 10
-    out = stack(x)
-    assert out.shape == (3, 10, 2)
-    for t, net in enumerate(nets):
-        assert torch.allclose(out[t], net(x[t]), atol=1e-6)
-    for a, b in zip(stack.unstack(), nets):
-        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    with pytest.raises(ValueError, match="expected points of shape \\(3, N, d\\)"):
-        stack(torch.rand(10, 2))
-
-
-@pytest.mark.parametrize("name", ["burgers", "helmholtz", "elasticity"])
-def test_batched_training_equals_one_task_at_a_time(name):
-    fam = lampinn.get_family(name)
-    thetas = fam.train_tasks()[[0, 13, 26]]
-    pts = {k: v.double() for k, v in fam.points(64, 16, seed=0, device="cpu").items()}
-    singles = seeded_mlps(3, fam, torch.float64)
-    stack = StackedMLP(seeded_mlps(3, fam, torch.float64)).double()
-    for net, theta in zip(singles, thetas):
-        train(net, lambda m, th=theta: fam.loss_terms(m, pts, th), weights=fam.loss_weights, iters=25, lr=3e-3,
-              progress=False, device="cpu")
-    stacked = {k: v.expand(3, *v.shape) for k, v in pts.items()}
-    train(stack, lambda m: fam.loss_terms(m, stacked, torch.as_tensor(thetas)), weights=fam.loss_weights, iters=25,
-          lr=3e-3, progress=False, device="cpu")
-    for a, b in zip(stack.unstack(), singles):
-        for p, q in zip(a.parameters(), b.parameters()):
-            assert torch.allclose(p, q, rtol=1e-9, atol=1e-11)
+def test_scratch_and_adapt_budgets():
+    fam = lampinn.get_family("burgers")
+    thetas = fam.unseen_tasks()[:3]
+    full, short = scratch(fam, thetas, TINY), scratch(fam, thetas, TINY, iters=4)
+    assert (full.method, len(full.history), full.iterations) == ("scratch_40", 40, {"adapt_iterations": 120})
+    assert (short.method, len(short.history), short.iterations) == ("scratch_4", 4, {"adapt_iterations": 12})
+    tuned = adapt(fam, full.models[0], thetas[:2], TINY, method="x", meta_seconds=2.0, meta_iterations=7)
+    assert tuned.method == "x" and len(tuned.history) == TINY.adapt_budget == 4
+    assert tuned.iterations == {"adapt_iterations": 8, "meta_iterations": 7} and tuned.seconds["meta_seconds"] == 2.0
 
 
 def test_second_order_maml_gradient_matches_finite_differences():
@@ -104,37 +76,14 @@ def test_reptile_update_follows_its_formula():
         assert torch.allclose(new, expected, atol=1e-6)
 
 
-def test_budgets_are_counted_as_documented():
+@pytest.mark.parametrize("algorithm", [maml, reptile])
+def test_meta_training_records_one_loss_per_meta_iteration(algorithm):
     fam = lampinn.get_family("burgers")
-    thetas = fam.unseen_tasks()[:3]
-    full = run("scratch_full", fam, thetas, TINY)
-    short = run("scratch_adapt", fam, thetas, TINY)
-    assert len(full.history) == 40 and full.iterations == {"adapt_iterations": 120}
-    assert len(short.history) == 4 and short.iterations == {"adapt_iterations": 12}
+    init, hist, seconds = algorithm(fam, TINY, MetaConfig(meta_iters=3, meta_batch=2, inner_steps=1))
+    assert isinstance(init, MLP) and len(hist) == 3 and np.all(np.isfinite(hist.total)) and seconds > 0
+    assert not all(torch.equal(p, q) for p, q in zip(init.parameters(), TINY.network(fam).parameters()))
+
+
+def test_meta_cost_counts_task_gradients():
     cfg = MetaConfig(meta_iters=3, meta_batch=2, inner_steps=2)
     assert meta_cost(cfg, "maml") == 3 * 2 * 3 and meta_cost(cfg, "reptile") == 3 * 2 * 2
-    res = run("reptile", fam, thetas, TINY, cfg)
-    assert res.iterations == {"adapt_iterations": 12, "meta_iterations": 12} and len(res.meta_history) == 3
-    assert set(res.seconds) == {"adapt_seconds", "meta_seconds"}
-
-
-@pytest.mark.parametrize("name", ["burgers", "helmholtz", "elasticity"])
-@pytest.mark.parametrize("method", METHODS)
-def test_every_baseline_runs_on_every_family(name, method):
-    fam = lampinn.get_family(name)
-    thetas = fam.unseen_tasks()[:2]
-    res = run(method, fam, thetas, TINY, MetaConfig(meta_iters=2, meta_batch=2, inner_steps=1))
-    assert res.mse.shape == (2,) and np.all(np.isfinite(res.mse)) and np.all(np.isfinite(res.rel_l2))
-    assert len(res.models) == 2
-
-
-def test_central_task_and_bad_method():
-    assert central_task(lampinn.get_family("elasticity")).tolist() == [100.0, 1.0, 5.0]
-    with pytest.raises(ValueError, match="unknown method 'foo'"):
-        run("foo", lampinn.get_family("burgers"), np.zeros((1, 3)), TINY)
-
-
-def test_fit_rejects_invalid_tasks():
-    fam = lampinn.get_family("burgers")
-    with pytest.raises(ValueError, match="nu = -1 is not physical"):
-        fit(fam, np.array([[-1.0, 1.0, 0.0]]), seeded_mlps(1, fam), 1, TINY)

@@ -1,3 +1,4 @@
+"""lampinn.benchmark: the resumable benchmark run, its tuning on training tasks, and the files it writes."""
 import json
 
 import numpy as np
@@ -5,17 +6,43 @@ import pytest
 
 import lampinn
 from lampinn import benchmark as bm
-from lampinn.cli import main
+from lampinn import settings
+from lampinn.baselines import MetaConfig
+from lampinn.cli import main, parser
+from lampinn.core import LAMPINNConfig
+from lampinn.methods import ABLATIONS, METHODS, get_method
+from lampinn.report import MAIN_METHODS, headline, update_blocks
+from lampinn.results import load_model, with_tuning
 
 KEYS = {"family", "mode", "budget", "sizes", "methods", "ood", "provenance"}
 METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seconds"}
 PROVENANCE = {"version", "git_commit", "torch", "device", "date", "command", "seeds", "seconds"}
+#: The sizes the benchmark runs below use in place of the ci row of settings.SIZES (monkeypatched by ``small``).
+#: The ci row is the chapters' (B = 300 on 500 points, 30 stage-1 iterations per task, 27 tasks); at those sizes
+#: the full method list on Burgers alone took over 11 minutes on one thread (each LAM-PINN ablation meta-trains
+#: again for about a minute), and elasticity's LAM-PINN meta-trains three times slower than Burgers'. These keep
+#: every check (tuning, resumption, shared sessions and networks, a loaded model reproducing the run's error,
+#: the result schema) at a small fraction of that; test_run_sizes_are_the_settings_table checks that a run
+#: reads the table.
+SMALL = {"budget": 60, "n_interior": 200, "n_boundary": 40, "stage1": 4, "stage2": 2, "maml": 3, "reptile": 2}
+
+
+#: Elasticity's second-order stress residual makes its iterations about three times Burgers' (the reason for its
+#: override in full mode); here too it trains on fewer points.
+SMALL_FAMILY = {"elasticity": {"n_interior": 100}}
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setitem(settings.SIZES, "ci", SMALL)
+    monkeypatch.setitem(settings.FAMILY_SIZES, "ci", SMALL_FAMILY)
+    return SMALL
 
 
 def check_schema(result, family, methods, mode="ci"):
+    sizes = settings.sizes(family, mode)
     assert KEYS <= set(result) and result["family"] == family and result["mode"] == mode
-    assert result["budget"] == {"full": bm.MODES[mode]["budget"], "adapt": bm.MODES[mode]["budget"] // 10}
-    assert result["sizes"] == {**bm.MODES[mode], **(bm.FULL_OVERRIDES.get(family, {}) if mode == "full" else {})}
+    assert result["budget"] == {"full": sizes["budget"], "adapt": sizes["budget"] // 10} and result["sizes"] == sizes
     for split in ("methods", "ood"):
         assert list(result[split]) == list(methods)
         for m in result[split].values():
@@ -23,41 +50,6 @@ def check_schema(result, family, methods, mode="ci"):
             assert len(m["per_task_mse"]) == 10 and len(m["per_task_rel_l2"]) == 10
             assert np.all(np.isfinite(m["per_task_mse"])) and m["mean_mse"] == pytest.approx(np.mean(m["per_task_mse"]))
     assert PROVENANCE <= set(result["provenance"]) and result["provenance"]["version"] == lampinn.__version__
-
-
-def test_full_method_list_on_burgers(tmp_path):
-    result = bm.benchmark("burgers", "ci", tmp_path, progress=False)
-    check_schema(result, "burgers", bm.METHODS)
-    on_disk = json.loads((tmp_path / "burgers.json").read_text())
-    assert on_disk == json.loads(json.dumps(result))
-    assert (tmp_path / "burgers.md").read_text().startswith("| method |") and (tmp_path / "burgers.png").exists()
-    assert (tmp_path / "burgers.models" / "lampinn-seed0.pt").stat().st_size < 1_000_000
-    check_tuning(result["tuning"], "burgers")
-    # the ablations share LAM-PINN's affinity sessions; fixed routing shares its network too (no file, no meta time)
-    models = tmp_path / "burgers.models"
-    lam, k1 = (lampinn.LAMPINN.load(models / f"{m}-seed0.pt") for m in ("lampinn", "ablation_k1"))
-    assert np.array_equal(lam.sessions.curves, k1.sessions.curves) and k1.clustering.k == 1
-    assert not (models / "ablation_fixed_routing-seed0.pt").exists() and m_meta(result, "ablation_fixed_routing") == 0
-    # the committed model, loaded back, adapts as the run did: it reproduces the run's error
-    lam = bm.load_model("burgers", tmp_path)
-    assert lam.config.adapt_lr == result["tuning"]["lr"]["lampinn"]
-    theta = lam.family.unseen_tasks()[3]
-    again = lampinn.evaluate(lam.adapt(theta).model, lam.family, theta)["mse"]
-    assert again == pytest.approx(result["methods"]["lampinn"]["per_task_mse"][3], rel=1e-5)
-
-    # the generated tables: the headline row is this run's numbers, and marked blocks are rewritten in place
-    m = result["methods"]
-    row = next(line for line in bm.headline(tmp_path).splitlines() if line.startswith("| burgers |"))
-    assert row.split(" | ")[1:3] == [f"{m['lampinn']['mean_mse']:.3g}", f"{m['scratch_full']['mean_mse']:.3g}"]
-    page = tmp_path / "page.md"
-    page.write_text("intro\n<!-- headline:start -->\nstale\n<!-- headline:end -->\nend\n")
-    assert bm.update_blocks(page, tmp_path) and not bm.update_blocks(page, tmp_path)
-    assert page.read_text() == f"intro\n<!-- headline:start -->\n{bm.headline(tmp_path)}<!-- headline:end -->\nend\n"
-    assert main(["headline", "--results", str(tmp_path), "--update", str(page)]) == 0
-
-
-def m_meta(result, method):
-    return result["methods"][method]["seconds"]["meta"]
 
 
 def check_tuning(tuning, family):
@@ -72,7 +64,47 @@ def check_tuning(tuning, family):
         assert factors["1.0"] == rates[str(tuning["lr"][name])]  # the factor sweep runs at the chosen rate
 
 
-def test_tuned_choices_reach_the_methods(tmp_path, monkeypatch):
+def m_meta(result, method):
+    return result["methods"][method]["seconds"]["meta"]
+
+
+def test_method_names_are_the_registrys(tmp_path):
+    assert bm.DEFAULT_METHODS == (*MAIN_METHODS, *ABLATIONS) and set(bm.DEFAULT_METHODS) <= set(METHODS)
+    assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml"}
+    assert set(bm.SETTINGS.values()) <= set(METHODS)
+    bench = next(a for a in parser()._subparsers._group_actions if a.dest == "command").choices["benchmark"]
+    choices = next(a for a in bench._actions if a.dest == "methods").choices
+    assert list(choices) == list(METHODS)
+    with pytest.raises(ValueError, match="^unknown method 'magic'; expected one of scratch_full, "):
+        bm.benchmark("burgers", "ci", tmp_path / "out", methods=["scratch_adapt", "magic"], progress=False)
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_run_sizes_are_the_settings_table(tmp_path, monkeypatch):
+    for mode in settings.MODES:
+        for family in ("burgers", "helmholtz", "elasticity"):
+            run = bm.Run(lampinn.get_family(family), mode, tmp_path / mode)
+            assert run.sizes == settings.sizes(family, mode) == {**settings.SIZES[mode], **settings.FAMILY_SIZES.get(mode, {}).get(family, {})}
+    assert bm.Run(lampinn.get_family("elasticity"), "full", tmp_path / "full").sizes["n_interior"] == 500
+    assert bm.Run(lampinn.get_family("burgers"), "full", tmp_path / "full").sizes == settings.SIZES["full"]
+    # a change to the table is what a run uses: protocol, LAM-PINN's stages and the meta-learners' iterations
+    monkeypatch.setitem(settings.SIZES, "ci", {**settings.SIZES["ci"], "budget": 70, "stage1": 3, "maml": 4, "reptile": 2})
+    monkeypatch.setitem(settings.FAMILY_SIZES, "ci", {"helmholtz": {"n_interior": 90}})
+    run = bm.Run(lampinn.get_family("helmholtz"), "ci", tmp_path / "changed")
+    assert run.sizes["budget"] == 70 and run.sizes["n_interior"] == 90
+    p = run.protocol(0)
+    assert (p.budget, p.n_interior, p.n_boundary, p.adapt_budget) == (70, 90, settings.SIZES["ci"]["n_boundary"], 7)
+    lam = run.config(get_method("ablation_k1"), 2)
+    assert isinstance(lam, LAMPINNConfig) and (lam.budget, lam.n_interior, lam.stage1_iters, lam.seed) == (70, 90, 3, 2)
+    assert lam.n_clusters is None  # the ablation's change is the method's to apply, not the run's configuration's
+    assert run.config(get_method("maml"), 0).meta_iters == 4 and run.config(get_method("fomaml"), 0).meta_iters == 4
+    assert run.config(get_method("reptile"), 0) == MetaConfig(meta_iters=2, meta_batch=5, inner_steps=20, inner_lr=1e-3, outer_lr=0.5)
+    assert run.config(get_method("transfer"), 0) is None and run.config(get_method("scratch_full"), 0) is None
+    with pytest.raises(ValueError, match="mode 'huge' is not one of ci, default, full"):
+        bm.Run(lampinn.get_family("burgers"), "huge", tmp_path / "huge")
+
+
+def test_tuned_choices_reach_the_methods(tmp_path):
     """What Run.tune chooses is what each method trains with: rates in the protocol, factors in the weights."""
     fam = lampinn.get_family("helmholtz")
     run = bm.Run(fam, "ci", tmp_path)
@@ -80,39 +112,91 @@ def test_tuned_choices_reach_the_methods(tmp_path, monkeypatch):
     run.done["_tuning"] = {"lr": {"scratch_full": 3e-4, "scratch_adapt": 1e-2, "finetune": 3e-3, "lampinn": 1e-2},
                            "weight": {"scratch_full": 10.0, "scratch_adapt": 1.0, "finetune": 0.1, "lampinn": 10.0}}
     assert run.protocol(0, "scratch_adapt").lr == 1e-2 and run.protocol(0, "lampinn").lr == run.protocol(0).lr
+    assert (run.protocol(0, "scratch_full").lr, run.protocol(0, "scratch_full").adapt_lr) == (3e-4, 3e-4)
     assert (run.protocol(0, "transfer").lr, run.protocol(0, "reptile").adapt_lr) == (3e-4, 3e-3)
+    assert run.protocol(0, "ablation_k1").adapt_lr == 1e-2 and run.protocol(0, "fomaml").adapt_lr == 3e-3
     assert run.weighted("finetune").loss_weights == {"residual": 1.0, "boundary": 1.0}
-    lam = lampinn.LAMPINN(run.lampinn_config(0))
+    assert run.weighted(None) is fam
+    lam = lampinn.LAMPINN(run.config(get_method("lampinn"), 0))
     lam.family = fam
-    tuned = bm.with_tuning(lam, run.tuning)
+    tuned = with_tuning(lam, run.tuning)
     assert tuned.config.adapt_lr == 1e-2 and tuned.family.loss_weights["boundary"] == 100.0 and lam.config.adapt_lr == 2e-3
+    assert with_tuning(lam, {}) is lam
 
 
-def test_full_mode_sizes_fit_each_family(tmp_path):
-    assert bm.Run(lampinn.get_family("elasticity"), "full", tmp_path).sizes["n_interior"] == 500
-    assert bm.Run(lampinn.get_family("burgers"), "full", tmp_path).sizes == bm.MODES["full"]
-    assert bm.Run(lampinn.get_family("elasticity"), "ci", tmp_path / "ci").sizes == bm.MODES["ci"]
+def test_full_method_list_on_burgers(tmp_path, small):
+    result = bm.benchmark("burgers", "ci", tmp_path, progress=False)
+    check_schema(result, "burgers", bm.DEFAULT_METHODS)
+    assert result["sizes"] == small
+    on_disk = json.loads((tmp_path / "burgers.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert (tmp_path / "burgers.md").read_text().startswith("| method |") and (tmp_path / "burgers.png").exists()
+    assert (tmp_path / "burgers.models" / "lampinn-seed0.pt").stat().st_size < 1_000_000
+    check_tuning(result["tuning"], "burgers")
+    # the ablations share LAM-PINN's affinity sessions; fixed routing shares its network too (no file, no meta time)
+    models = tmp_path / "burgers.models"
+    lam, k1 = (lampinn.LAMPINN.load(models / f"{m}-seed0.pt") for m in ("lampinn", "ablation_k1"))
+    assert np.array_equal(lam.sessions.curves, k1.sessions.curves) and k1.clustering.k == 1
+    assert not (models / "ablation_fixed_routing-seed0.pt").exists() and m_meta(result, "ablation_fixed_routing") == 0
+    assert all(m_meta(result, m) > 0 for m in bm.DEFAULT_METHODS if not m.startswith("scratch") and m != "ablation_fixed_routing")
+    # the committed model, loaded back, adapts as the run did: it reproduces the run's error
+    lam = load_model("burgers", tmp_path)
+    assert lam.config.adapt_lr == result["tuning"]["lr"]["lampinn"]
+    theta = lam.family.unseen_tasks()[3]
+    again = lampinn.evaluate(lam.adapt(theta).model, lam.family, theta)["mse"]
+    assert again == pytest.approx(result["methods"]["lampinn"]["per_task_mse"][3], rel=1e-5)
+
+    # the generated tables: the headline row is this run's numbers, and marked blocks are rewritten in place
+    m = result["methods"]
+    row = next(line for line in headline(tmp_path).splitlines() if line.startswith("| burgers |"))
+    assert row.split(" | ")[1:3] == [f"{m['lampinn']['mean_mse']:.3g}", f"{m['scratch_full']['mean_mse']:.3g}"]
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- headline:start -->\nstale\n<!-- headline:end -->\nend\n")
+    assert update_blocks(page, tmp_path) and not update_blocks(page, tmp_path)
+    assert page.read_text() == f"intro\n<!-- headline:start -->\n{headline(tmp_path)}<!-- headline:end -->\nend\n"
+    assert main(["headline", "--results", str(tmp_path), "--update", str(page)]) == 0
 
 
 @pytest.mark.parametrize("family", ["helmholtz", "elasticity"])
-def test_other_families_write_valid_results(tmp_path, family):
+def test_other_families_write_valid_results(tmp_path, small, family):
     methods = ["scratch_adapt", "reptile", "lampinn"]
-    check_schema(bm.benchmark(family, "ci", tmp_path, methods=methods, progress=False), family, methods)
+    result = bm.benchmark(family, "ci", tmp_path, methods=methods, progress=False)
+    check_schema(result, family, methods)
+    assert result["sizes"] == {**small, **SMALL_FAMILY.get(family, {})}  # a family's own sizes reach its run
+    lam = load_model(family, tmp_path)
+    assert lam.config.n_interior == result["sizes"]["n_interior"] and len(lam.points["interior"]) == result["sizes"]["n_interior"]
 
 
-def test_resume_skips_finished_tasks(tmp_path, monkeypatch):
+def test_resume_skips_finished_tasks(tmp_path, small, monkeypatch):
     bm.benchmark("helmholtz", "ci", tmp_path, methods=["scratch_adapt", "transfer"], progress=False)
     state = json.loads((tmp_path / "helmholtz.partial.json").read_text())
+    assert state["_mode"] == "ci" and set(state["_tuning"]["lr"]) == {"scratch_full", "scratch_adapt", "finetune"}
     assert sum(k.startswith("transfer/0/") for k in state) == 21  # 20 tasks and the meta-training time
     # drop three finished tasks, as if the run had been interrupted: only those run again
     for key in ("transfer/0/ood/7", "transfer/0/ood/8", "transfer/0/ood/9"):
         del state[key]
     (tmp_path / "helmholtz.partial.json").write_text(json.dumps(state))
     calls = []
-    original = bm.Run.task
-    monkeypatch.setattr(bm.Run, "task", lambda self, *a: calls.append(a[0]) or original(self, *a))
+    for name in ("task", "tune", "prepare"):
+        original = getattr(bm.Run, name)
+        monkeypatch.setattr(bm.Run, name, lambda self, *a, _f=original, _n=name, **k: calls.append((_n, *a[:1])) or _f(self, *a, **k))
     bm.benchmark("helmholtz", "ci", tmp_path, methods=["scratch_adapt", "transfer"], progress=False)
-    assert calls == ["transfer"] * 3
+    # the tuning is kept, the transfer network is read back from its file, and three tasks run
+    assert calls == [("tune",), ("prepare", "transfer"), *[("task", "transfer")] * 3]
+
+
+def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
+    (tmp_path / "burgers.partial.json").write_text(json.dumps({"_mode": "ci", "scratch_adapt/0/unseen/0": {"mse": 1.0}}))
+    assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path).done["scratch_adapt/0/unseen/0"] == {"mse": 1.0}
+    with pytest.raises(ValueError, match="holds a 'ci' run; expected 'default' \\(use another --out\\)"):
+        bm.Run(lampinn.get_family("burgers"), "default", tmp_path)
+    with pytest.raises(ValueError, match="--seeds must be >= 1, got 0"):
+        bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=0)
+
+
+def test_tuning_lampinn_needs_its_network(tmp_path):
+    with pytest.raises(ValueError, match="tuning the 'lampinn' setting needs its meta-trained network"):
+        bm.Run(lampinn.get_family("burgers"), "ci", tmp_path).tune(("lampinn",))
 
 
 @pytest.mark.parametrize(
@@ -121,6 +205,7 @@ def test_resume_skips_finished_tasks(tmp_path, monkeypatch):
         (["benchmark", "burgers", "--mode", "huge", "--out", "x"], "invalid choice: 'huge'"),
         (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--seeds", "0"], "'0' is not a positive whole number"),
         (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--methods", "magic"], "invalid choice: 'magic'"),
+        (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--methods", "transfer_central"], "invalid choice: 'transfer_central'"),
         (["benchmark", "burgers", "--mode", "ci", "--out", "x", "--device", "tpu"], "--device 'tpu' is not one of cpu, cuda"),
         (["benchmark", "poisson", "--mode", "ci", "--out", "x"], "invalid choice: 'poisson'"),
         (["headline", "--results", "nowhere"], "nowhere: no result files"),
@@ -134,20 +219,3 @@ def test_bad_benchmark_arguments_exit_2(tmp_path, capsys, monkeypatch, argv, mes
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
-
-
-def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
-    bm.benchmark("burgers", "ci", tmp_path, methods=["scratch_adapt"], progress=False)
-    with pytest.raises(ValueError, match="holds a 'ci' run; expected 'default'"):
-        bm.Run(lampinn.get_family("burgers"), "default", tmp_path)
-
-
-def test_results_folder_lookup_and_missing_files(tmp_path, monkeypatch):
-    monkeypatch.delenv("LAMPINN_RESULTS", raising=False)
-    assert bm.results_dir(tmp_path) == tmp_path
-    monkeypatch.setenv("LAMPINN_RESULTS", str(tmp_path))
-    assert bm.results_dir() == tmp_path
-    with pytest.raises(FileNotFoundError, match="helmholtz.json does not exist; make it with: lampinn benchmark helmholtz"):
-        bm.load("helmholtz")
-    with pytest.raises(FileNotFoundError, match="no result files"):
-        bm.headline()

@@ -6,24 +6,33 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import lampinn  # noqa: E402
-from lampinn.book import interactive, mode, pick, plot_reference  # noqa: E402
+from lampinn import settings  # noqa: E402
+from lampinn.book import interactive, plot_reference  # noqa: E402
 from lampinn.widgets import reference_explorer  # noqa: E402
 
 
-def test_mode_and_pick(monkeypatch):
-    monkeypatch.setenv("LAMPINN_MODE", "ci")
-    assert mode() == "ci" and pick(ci=1, default=2) == 1
-    monkeypatch.setenv("LAMPINN_MODE", "full")
-    assert pick(ci=1, default=2) == 2 and pick(ci=1, default=2, full=3) == 3
-    monkeypatch.setenv("LAMPINN_MODE", "fast")
-    with pytest.raises(ValueError, match="LAMPINN_MODE='fast' is not a mode; expected one of ci, default, full"):
-        mode()
-
-
 def test_not_interactive_outside_a_kernel_or_when_static(monkeypatch):
+    monkeypatch.delenv("LAMPINN_STATIC", raising=False)
     assert not interactive()  # pytest is no Jupyter kernel
     monkeypatch.setenv("LAMPINN_STATIC", "1")
     assert not interactive()
+
+
+def test_static_figures_follow_the_settings(monkeypatch):
+    """interactive() asks lampinn.settings.static(): in a kernel, widgets unless static figures are asked for."""
+    import IPython
+
+    class Kernel:
+        kernel = object()
+
+    monkeypatch.delenv("LAMPINN_STATIC", raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    assert interactive()
+    settings.set_static(True)
+    assert not interactive()
+    settings.set_static(False)
+    monkeypatch.setenv("LAMPINN_STATIC", "1")  # the setter wins over the environment
+    assert interactive()
 
 
 @pytest.mark.parametrize("name", ["burgers", "helmholtz", "elasticity"])

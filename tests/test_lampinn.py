@@ -6,7 +6,7 @@ import torch
 
 import lampinn
 from lampinn.affinity import Sessions, cluster, learning_affinity, representation, visit_order
-from lampinn.baselines import Protocol
+from lampinn.protocol import Protocol
 from lampinn.core import LAMPINN, LAMPINNConfig
 from lampinn.nn import MLP, ModularPINN
 

@@ -24,14 +24,26 @@ def test_stored_without_outputs(path):
             assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path.name} has outputs"
 
 
+def first_code_cell(path):
+    nb = json.loads(path.read_text())
+    return "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_first_code_cell_is_the_colab_setup_at_the_package_version(path):
+def test_first_code_cell_is_the_colab_setup_of_this_book(path):
+    """In Colab: clone the book's repository at _config.yml's branch, install the package from that checkout, and
+    read results/ from it through lampinn.settings (the one module that reads the environment)."""
     nb = json.loads(path.read_text())
     assert nb["cells"][0]["cell_type"] == "markdown"
-    first = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
-    assert "google.colab" in first and "pip" in first and "LAMPINN_RESULTS" in first
-    versions = re.findall(r'"--branch", "v([0-9][^"]*)"', first)  # the clone of this book at its version
-    assert versions == [lampinn.__version__]
+    first = first_code_cell(path)
+    assert "google.colab" in first and "pip" in first and '"--branch", BOOK_REF, BOOK_REPOSITORY' in first
+    assert "lampinn.settings.set_results(" in first and "environ" not in first
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    assert re.findall(r'^BOOK_REPOSITORY, BOOK_REF = "([^"]+)", "([^"]+)"$', first, re.M) == [(repository["url"], repository["branch"])]
+
+
+def test_every_chapter_has_the_same_setup_cell():
+    assert len({first_code_cell(path) for path in NOTEBOOKS}) == 1
 
 
 def test_toc_lists_exactly_the_existing_chapters_and_pages():

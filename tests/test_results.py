@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 
 import lampinn
-from lampinn import benchmark as bm
+from lampinn import settings
+from lampinn.benchmark import DEFAULT_METHODS
+from lampinn.report import update_blocks
+from lampinn.results import FAMILY_ORDER, committed, load, load_model, results_dir, with_tuning
 
 from test_benchmark import check_schema, check_tuning
 
@@ -30,8 +33,8 @@ TRAINING_REL_L2 = {"burgers": 1.04, "helmholtz": 8.84, "elasticity": 5.64}
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_committed_result_is_a_full_run_of_every_method(family):
-    result = bm.load(family, RESULTS)
-    check_schema(result, family, bm.METHODS, mode="full")
+    result = load(family, RESULTS)
+    check_schema(result, family, DEFAULT_METHODS, mode="full")
     assert result["provenance"]["command"].startswith(f"lampinn benchmark {family} --mode full")
     check_tuning(result["tuning"], family)
 
@@ -40,7 +43,7 @@ def test_committed_result_is_a_full_run_of_every_method(family):
 def test_committed_checkpoint_loads_and_fits_its_training_tasks(family):
     path = RESULTS / f"{family}.models" / "lampinn-seed0.pt"
     assert path.stat().st_size < 1_000_000
-    lam = bm.load_model(family, RESULTS, device="cpu")
+    lam = load_model(family, RESULTS, device="cpu")
     fam = lam.family
     assert fam.name == family and np.allclose(lam.tasks, fam.train_tasks())
     rel = lam.training_errors()
@@ -52,8 +55,41 @@ def test_generated_tables_match_the_results(path, tmp_path):
     copy = tmp_path / Path(path).name
     copy.write_text((ROOT / path).read_text())
     assert "<!-- headline:start -->" in copy.read_text() or "<!-- provenance:start -->" in copy.read_text()
-    assert not bm.update_blocks(copy, RESULTS), f"{path} is out of date: run `lampinn headline --update {path}`"
+    assert not update_blocks(copy, RESULTS), f"{path} is out of date: run `lampinn headline --update {path}`"
 
+
+def test_committed_model_adapts_with_its_runs_tuning():
+    tuning = load("burgers", RESULTS)["tuning"]
+    lam = load_model("burgers", RESULTS, device="cpu")
+    assert lam.config.adapt_lr == tuning["lr"]["lampinn"]
+    factor = tuning["weight"]["lampinn"]
+    base = lampinn.get_family("burgers")
+    assert lam.family.loss_weights == {k: w if k == "residual" else w * factor for k, w in base.loss_weights.items()}
+    plain = lampinn.LAMPINN.load(RESULTS / "burgers.models" / "lampinn-seed0.pt", "cpu")
+    assert with_tuning(plain, {}) is plain and with_tuning(plain, tuning).config == lam.config
+
+
+def test_results_folder_lookup_and_missing_files(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAMPINN_RESULTS", raising=False)
+    assert results_dir(tmp_path) == tmp_path
+    monkeypatch.setenv("LAMPINN_RESULTS", str(tmp_path))
+    assert results_dir() == tmp_path
+    with pytest.raises(FileNotFoundError, match="helmholtz.json does not exist; make it with: lampinn benchmark helmholtz"):
+        load("helmholtz")
+    with pytest.raises(FileNotFoundError, match="no result files"):
+        committed()
+    settings.set_results(RESULTS)  # the setter wins over the environment
+    assert results_dir() == RESULTS and [r["family"] for r in committed()] == list(FAMILY_ORDER)
+    # with neither: the first results/ holding a result file, from the working directory up
+    settings.set_results(None)
+    monkeypatch.delenv("LAMPINN_RESULTS")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "burgers.json").write_text("{}")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert results_dir() == tmp_path / "results"
+    (tmp_path / "results" / "burgers.json").unlink()  # an empty results/ is passed over: the one beside the package
+    assert results_dir() == RESULTS
 
 
 def test_stage2_diagnosis_of_chapter_10():

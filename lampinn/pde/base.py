@@ -118,6 +118,7 @@ class Family(ABC):
             return self
         out = copy.copy(self)
         out.loss_weights = {k: w if k == "residual" else w * factor for k, w in self.loss_weights.items()}
+        out._reference_owner = getattr(self, "_reference_owner", self)  # same solutions: share the cached references
         return out
 
     # ---- parameters and task designs -------------------------------------------------------
@@ -201,8 +202,9 @@ class Family(ABC):
         """Reference values ``(N, out_dim)`` of a validated task at the points of :meth:`grid`."""
 
     def reference(self, theta: Sequence[float] | np.ndarray) -> Solution:
-        """The reference solution of task ``theta`` on the evaluation grid (cached in memory, read-only)."""
-        return _cached_reference(self, tuple(self.validate(theta)))
+        """The reference solution of task ``theta`` on the evaluation grid (cached in memory, read-only; a
+        :meth:`scaled` copy shares its family's cache, since loss weights change no solution)."""
+        return _cached_reference(getattr(self, "_reference_owner", self), tuple(self.validate(theta)))
 
     def metric_values(self, values: np.ndarray) -> np.ndarray:
         """The quantity the metric compares, per point; the solution itself unless a family says otherwise."""

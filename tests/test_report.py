@@ -1,0 +1,205 @@
+"""lampinn.report: the tables and figures made from benchmark results, and the generated blocks of the
+README and the book; on the committed results in results/ and on small hand-made results."""
+import ast
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lampinn
+from lampinn import report
+from lampinn.results import FAMILY_ORDER, PUBLISHED, load
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+PACKAGE = Path(lampinn.__file__).resolve().parent
+TRAINING = {"benchmark", "baselines", "core", "methods", "protocol", "train"}
+MSE = {"scratch_full": 1.0, "scratch_adapt": 4.0, "transfer": 2.0, "maml": 3.0, "reptile": 0.5, "lampinn": 0.25}
+
+
+def fake(family="burgers", mse=MSE, budget=100):
+    """A small result of the benchmark's schema: three unseen and three OOD tasks, per-task MSE 0.5, 1 and 1.5 times
+    the mean (OOD: ten times)."""
+    def rows(scale):
+        return {m: {"per_task_mse": [v * scale * f for f in (0.5, 1.0, 1.5)], "per_task_rel_l2": [0.1, 0.2, 0.3],
+                    "mean_mse": v * scale, "std_over_seeds": 0.0, "seconds": {"meta": 12.0, "adapt": 3.0}}
+                for m, v in mse.items()}
+    lrs, factors = {"0.001": 2.0, "0.01": 1.0}, {"0.1": 3.0, "1.0": 1.0, "10.0": 0.5}
+    return {"family": family, "mode": "ci", "budget": {"full": budget, "adapt": budget // 10},
+            "sizes": {"budget": budget, "n_interior": 500, "n_boundary": 200}, "methods": rows(1), "ood": rows(10),
+            "tuning": {"lr": dict.fromkeys(report.SETTING_LABELS, 0.01), "weight": dict.fromkeys(report.SETTING_LABELS, 10.0),
+                       "mse": dict.fromkeys(report.SETTING_LABELS, lrs), "weight_mse": dict.fromkeys(report.SETTING_LABELS, factors)},
+            "provenance": {"version": "0.1.0", "git_commit": "0123456789abcdef", "torch": "2.0", "device": "cpu (x86_64, 1 threads)",
+                           "mode": "ci", "date": "2026-01-02T03:04:05+00:00", "command": f"lampinn benchmark {family} --mode ci --out o",
+                           "seeds": 1, "seconds": 600.0}}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A results folder holding hand-made Helmholtz and Burgers results (no elasticity)."""
+    for family, scale in (("helmholtz", 2.0), ("burgers", 1.0)):
+        mse = {m: v * scale for m, v in MSE.items()}
+        mse["lampinn"] = 0.25 if family == "burgers" else 7.0  # worse than transfer, MAML and Reptile on Helmholtz
+        (tmp_path / f"{family}.json").write_text(json.dumps(fake(family, mse)))
+    return tmp_path
+
+
+# ---- reading results imports no training code ------------------------------------------------------
+def module_level_imports(path):
+    """The lampinn modules a file imports when it is imported (not inside functions, not under TYPE_CHECKING)."""
+    names = set()
+
+    def visit(statements):
+        for node in statements:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+            elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                visit([*getattr(node, "body", []), *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                       *[s for h in getattr(node, "handlers", []) for s in h.body]])
+            elif isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import y / from . import x
+                names.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lampinn"):
+                parts = node.module.split(".")
+                names.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+            elif isinstance(node, ast.Import):
+                names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("lampinn."))
+    visit(ast.parse(path.read_text()).body)
+    return names
+
+
+@pytest.mark.parametrize("module", ["results", "report"])
+def test_reading_results_imports_no_training_code(module):
+    imported = module_level_imports(PACKAGE / f"{module}.py")
+    assert imported and not imported & TRAINING, sorted(imported & TRAINING)
+
+
+def test_the_import_check_sees_imports():
+    assert {"core", "methods", "protocol", "settings"} <= module_level_imports(PACKAGE / "benchmark.py")
+    assert "core" not in module_level_imports(PACKAGE / "results.py")  # only under TYPE_CHECKING and in load_model
+
+
+# ---- on hand-made results ------------------------------------------------------------------------------
+def test_markdown_table_of_a_small_result():
+    lines = report.markdown_table(fake()).splitlines()
+    assert lines[0].startswith("| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE |") and lines[1].startswith("|---")
+    assert lines[2] == "| scratch_full | 1.000e+00 | 4.00 | 1.000e+01 | 12 | 3 |"
+    assert [line.split(" | ")[0][2:] for line in lines[2:8]] == list(MSE) and "| lampinn | 2.500e-01 | 1.00 |" in lines[7]
+    assert lines[-1] == "burgers, mode ci, B = 100, seeds 1, cpu (x86_64, 1 threads), torch 2.0, lampinn 0.1.0 (0123456789), 600 s."
+    no_lampinn = fake(mse={"scratch_full": 1.0})
+    assert "| scratch_full | 1.000e+00 | - |" in report.markdown_table(no_lampinn)
+
+
+def test_tuning_table_paper_comparison_and_wins_of_a_small_result():
+    table = report.tuning_table(fake())
+    assert table.startswith("Mean MSE on the four tuning (training) tasks:")
+    rows = table.strip().splitlines()[2:]
+    assert rows[0] == "| setting | rate 0.001 | rate 0.01 | chosen | weights x0.1 | weights x1.0 | weights x10.0 | chosen |"
+    assert rows[2:] == [f"| {label} | 2.00e+00 | 1.00e+00 | 0.01 | 3.00e+00 | 1.00e+00 | 5.00e-01 | x10 |"
+                        for label in report.SETTING_LABELS.values()]
+    comparison = report.paper_comparison(fake())
+    assert "| transfer / LAM-PINN | 8.00 | 8.64 |" in comparison and "| maml / LAM-PINN | 12.00 | 12.06 |" in comparison
+    assert "| LAM-PINN mean MSE | 0.25 | 0.0588 |" in comparison and "its own family definition" in comparison
+    assert "another implementation" in report.paper_comparison(fake("elasticity"))
+    assert report.wins(fake()) == {"scratch_full": 3, "scratch_adapt": 3, "transfer": 3, "maml": 3, "reptile": 3}
+    assert report.wins(fake(), against=("lampinn",), method="reptile") == {"lampinn": 0}
+
+
+def test_provenance_lines_of_a_small_result():
+    lines = report.provenance_lines(fake()).splitlines()
+    assert lines == ["command : lampinn benchmark burgers --mode ci --out o",
+                     "commit  : 0123456789   lampinn 0.1.0   torch 2.0",
+                     "machine : cpu (x86_64, 1 threads); 2026-01-02T03:04:05+00:00; 10.0 min in all",
+                     "budget  : B = 100 Adam iterations from scratch, B/10 = 10 per adaptation",
+                     "points  : 500 interior, 200 boundary"]
+
+
+def test_headline_and_provenance_tables_of_a_small_folder(folder):
+    lines = report.headline(folder).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:4]] == ["| burgers", "| helmholtz"]  # FAMILY_ORDER, present files only
+    assert lines[2] == "| burgers | 0.25 | 1 | 4 | 2 | 3 | 0.5 | 4 | yes, yes, yes |"
+    assert lines[3] == "| helmholtz | 7 | 2 | 8 | 4 | 6 | 1 | 0.286 | no, no, no |"
+    assert lines[5].startswith(f"Geometric mean of scratch (B) / LAM-PINN over the families: {np.sqrt(4 * 2 / 7):.3g} ")
+    assert "B = 100 (ci mode)" in lines[5]
+    table = report.provenance_table(folder).splitlines()
+    assert len(table) == 4 and table[2].startswith("| burgers | `lampinn benchmark burgers --mode ci --out o` | 0123456789 |")
+    assert table[2].endswith("| 2026-01-02 03:04 UTC | 10.0 |")
+
+
+def test_update_blocks_rewrites_only_marked_blocks(folder, tmp_path):
+    page = tmp_path / "page.md"
+    original = "intro\n<!-- headline:start -->\nstale\n<!-- headline:end -->\nmiddle\n<!-- provenance:start --><!-- provenance:end -->\nend\n"
+    page.write_text(original)
+    assert report.update_blocks(page, folder) and not report.update_blocks(page, folder)
+    assert page.read_text() == (f"intro\n<!-- headline:start -->\n{report.headline(folder)}<!-- headline:end -->\nmiddle\n"
+                                f"<!-- provenance:start -->\n{report.provenance_table(folder)}<!-- provenance:end -->\nend\n")
+    plain = tmp_path / "plain.md"
+    plain.write_text("no blocks here\n")
+    assert not report.update_blocks(plain, folder) and plain.read_text() == "no blocks here\n"
+    assert set(report.BLOCKS) == {"headline", "provenance"}
+    with pytest.raises(FileNotFoundError, match="no result files"):
+        report.headline(tmp_path / "plain.md.d")
+
+
+def test_plots_of_a_small_result(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report.plot(fake(), tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig, ax = plt.subplots()
+    report.plot_bars(ax, fake(), methods=["maml", "lampinn"], split="ood")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["maml", "lampinn"]
+    assert ax.get_xlabel() == "OOD task" and ax.get_yscale() == "log" and len(ax.patches) == 6
+    plt.close(fig)
+
+
+# ---- on the committed results ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def committed():
+    return [load(f, RESULTS) for f in FAMILY_ORDER]
+
+
+def test_headline_of_the_committed_results(committed):
+    lines = report.headline(RESULTS).splitlines()
+    assert len(lines) == 2 + len(FAMILY_ORDER) + 2
+    cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
+    ratios = []
+    for line, result in zip(lines[2:], committed):
+        mse = {c: result["methods"][c]["mean_mse"] for c in cols}
+        cells = line.strip("| ").split(" | ")
+        assert cells[0] == result["family"] and cells[1:7] == [f"{mse[c]:.3g}" for c in cols]
+        ratios.append(mse["scratch_full"] / mse["lampinn"])
+        assert cells[7] == f"{ratios[-1]:.3g}"
+        assert cells[8] == ", ".join("yes" if mse["lampinn"] < mse[c] else "no" for c in ("transfer", "maml", "reptile"))
+    mean = re.search(r"over the families: ([0-9.e+-]+) ", lines[-1]).group(1)
+    assert mean == f"{np.exp(np.mean(np.log(ratios))):.3g}" and "B = 1000 (full mode)" in lines[-1]
+
+
+def test_tables_of_the_committed_results(committed, tmp_path):
+    for result in committed:
+        lines = report.markdown_table(result).splitlines()
+        assert [line.split(" | ")[0][2:] for line in lines[2:-2]] == list(result["methods"])
+        assert f"| lampinn | {result['methods']['lampinn']['mean_mse']:.3e} | 1.00 |" in lines[2 + list(result["methods"]).index("lampinn")]
+        assert lines[-1].startswith(f"{result['family']}, mode full, B = 1000, seeds 1,")
+        tuning = report.tuning_table(result).splitlines()
+        for label, setting in zip(tuning[4:], report.SETTING_LABELS):
+            assert label.startswith(f"| {report.SETTING_LABELS[setting]} |")
+            assert f" | {result['tuning']['lr'][setting]:g} | " in label and label.endswith(f"| x{result['tuning']['weight'][setting]:g} |")
+        mse = {m: r["mean_mse"] for m, r in result["methods"].items()}
+        comparison = report.paper_comparison(result)
+        published = PUBLISHED[result["family"]]
+        assert f"| transfer / LAM-PINN | {mse['transfer'] / mse['lampinn']:.2f} | {published['transfer'] / published['lampinn']:.2f} |" in comparison
+        assert f"| LAM-PINN mean MSE | {mse['lampinn']:.3g} | {published['lampinn']:.3g} |" in comparison
+        assert report.provenance_lines(result).startswith(f"command : lampinn benchmark {result['family']} --mode full")
+        wins = report.wins(result)
+        assert set(wins) == set(report.MAIN_METHODS) - {"lampinn"} and all(0 <= v <= 10 for v in wins.values())
+    provenance = report.provenance_table(RESULTS).splitlines()
+    assert [row.split(" | ")[0] for row in provenance[2:]] == [f"| {f}" for f in FAMILY_ORDER]
+    page = tmp_path / "page.md"
+    page.write_text("<!-- headline:start --><!-- headline:end -->\n<!-- provenance:start --><!-- provenance:end -->\n")
+    assert report.update_blocks(page, RESULTS) and not report.update_blocks(page, RESULTS)
+    assert report.headline(RESULTS) in page.read_text() and report.provenance_table(RESULTS) in page.read_text()

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from .loss import weighted_total
 from .nn import MLP, StackedMLP, default_device
 from .pde import Family
-from .protocol import Protocol, Result, collect, central_task, fit, pretrain
+from .protocol import Protocol, Result, collect, fit
 from .train import History, TrainingDiverged, train
 
 

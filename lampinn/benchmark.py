@@ -14,8 +14,10 @@ rate of :data:`TUNING_LRS` with the lowest mean MSE, then, at that rate, the fac
 :data:`TUNING_WEIGHTS` on its constraint terms' weights (:meth:`~lampinn.pde.base.Family.scaled`).
 The settings are scratch at B, scratch at B/10, fine-tuning at B/10 from the central-task network
 (transfer, MAML and Reptile adapt with it) and LAM-PINN's adaptation from its meta-trained network
-(its ablations adapt with it, so that only the ablated part differs). Meta-training keeps the
-published rates and the family's weights.
+(its ablations adapt with it, so that only the ablated part differs). The transfer network is
+pretrained with scratch at B's rate and weights; MAML and Reptile meta-train with their own rates
+(chapter 4's) on the family weighted as fine-tuning is; LAM-PINN meta-trains with its configuration's
+rates and the family's own weights.
 
 The ablations reuse LAM-PINN's affinity sessions (they are identical: same budget, rate, points and
 seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained

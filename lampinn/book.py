@@ -2,7 +2,6 @@
 committed benchmark run."""
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
@@ -87,5 +86,66 @@ def plot_adaptation(family, theta, adapted, fig=None):
     axes[3].bar(range(len(gates)), gates, color="tab:green")
     axes[3].set(ylim=(0, 1.05), xticks=range(len(gates)), xlabel="cluster", ylabel="gate", title="routing")
     fig.suptitle(task_title(family, theta), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---- what chapters 9-11 show of a committed benchmark run -----------------------------------------
+def readapt(lam, result: dict, tasks: dict[str, int] | None = None) -> dict[str, dict]:
+    """Adapt the committed meta-trained ``lam`` again to some unseen tasks (default: LAM-PINN's best and worst
+    in ``result``), draw each with :func:`plot_adaptation`, and print its error now and in the committed run.
+
+    Runs with the committed run's thread count (restored afterwards): another count changes the rounding,
+    and a hundred steps on a hard task can amplify that. Returns, per label, the task index, the live
+    and committed MSE, and the adapted network.
+    """
+    import re
+
+    import matplotlib.pyplot as plt
+    import torch
+
+    from .pde import evaluate
+
+    fam, unseen = lam.family, lam.family.unseen_tasks()
+    per_task = np.array(result["methods"]["lampinn"]["per_task_mse"])
+    tasks = tasks or {"best": int(per_task.argmin()), "worst": int(per_task.argmax())}
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(re.search(r"(\d+) threads", result["provenance"]["device"]).group(1)))
+    out = {}
+    try:
+        for label, i in tasks.items():
+            adapted = lam.adapt(unseen[i])
+            live = evaluate(adapted.model, fam, unseen[i])["mse"]
+            plot_adaptation(fam, unseen[i], adapted)
+            plt.show()
+            print(f"{label} task {i} ({task_title(fam, unseen[i])}): MSE {live:.3e} now, {per_task[i]:.3e} in the "
+                  f"committed run; gates {np.round(adapted.gates.astype(float), 2).tolist()}")
+            out[label] = {"task": i, "mse": live, "committed": float(per_task[i]), "model": adapted.model}
+    finally:
+        torch.set_num_threads(before)
+    return out
+
+
+def plot_clusters(lam):
+    """The cluster of each of the 27 training tasks, one panel per level of the third parameter; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    labels, names = lam.clustering.labels, lam.family.param_names
+    levels = [sorted(set(lam.tasks[:, j])) for j in range(3)]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+    for a, level in zip(axes, levels[2]):
+        grid = np.full((3, 3), np.nan)
+        for (p0, p1, p2), lab in zip(lam.tasks, labels):
+            if p2 == level:
+                grid[levels[1].index(p1), levels[0].index(p0)] = lab
+        a.imshow(grid, origin="lower", cmap="tab10", vmin=0, vmax=9)
+        a.set(xticks=range(3), xticklabels=[f"{v:g}" for v in levels[0]], yticks=range(3),
+              yticklabels=[f"{v:g}" for v in levels[1]], xlabel=names[0], title=f"{names[2]} = {level:g}")
+        for (r, c), lab in np.ndenumerate(grid):
+            a.text(c, r, f"{int(lab)}", ha="center", va="center", color="white", fontsize=12)
+    axes[0].set_ylabel(names[1])
+    c = lam.clustering
+    fig.suptitle(f"cluster of each training task (K = {c.k}, silhouette {c.silhouette[c.k]:.2f}, "
+                 f"mean ARI over seeds {np.mean(c.stability):.2f})", fontsize=10)
     fig.tight_layout()
     return fig

@@ -56,6 +56,10 @@ class LAMPINNConfig:
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
     stage2_lr: float = 5e-5  # (published: 5e-5)
     stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
+    # Meta-training's loss (beyond the paper; chosen on meta-validation, see lampinn.health):
+    meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting)
+    term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task
+    meta_weight_decay: float = 0.0  # L2 weight decay on the meta network in stages 1 and 2 (against saturation)
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     seed: int = 0
@@ -100,17 +104,21 @@ class LAMPINN:
     version: str = __version__
 
     # ---- meta-training --------------------------------------------------------------------------
-    def meta_train(self, family: Family, progress: bool = False, sessions: Sessions | None = None) -> LAMPINN:
+    def meta_train(self, family: Family, progress: bool = False, sessions: Sessions | None = None,
+                   tasks: np.ndarray | None = None) -> LAMPINN:
         """Affinity sessions, representation, clustering, then the two-stage meta-training on the 27 tasks.
 
         ``sessions`` reuses the affinity sessions of another run with the same budget, rate, points and
-        seed (the benchmark's ablations share LAM-PINN's); they are then not recomputed.
+        seed (the benchmark's ablations share LAM-PINN's); they are then not recomputed. ``tasks``
+        meta-trains on some of the training tasks only (meta-validation holds the others out, see
+        :func:`lampinn.health.meta_validation`).
         """
         cfg = self.config
         if cfg.features not in FEATURES:
             raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
         protocol = cfg.protocol()
-        self.family, self.tasks = family, family.train_tasks()
+        self.family = family
+        self.tasks = family.train_tasks() if tasks is None else np.atleast_2d(np.asarray(tasks, dtype=float))
         anchor = int(np.argmin(np.abs(self.tasks - central_task(family)).sum(axis=1)))
 
         start = time.perf_counter()
@@ -138,8 +146,9 @@ class LAMPINN:
                                  input_bounds=family.domain).to(default_device(cfg.device))
         self.points = family.points(cfg.n_interior, cfg.n_boundary, seed=cfg.seed, device=cfg.device)
         # The basis is learned once, on the central task with every gate half open, then frozen.
-        self.history["pretrain"] = train(self.model, self._loss(self.tasks[anchor]), weights=family.loss_weights,
-                                         iters=cfg.budget, lr=cfg.lr, device=cfg.device, progress=progress)
+        self.history["pretrain"] = train(self.model, self._loss(self.tasks[anchor], balance=cfg.term_balance),
+                                         weights=self._meta_weights(), iters=cfg.budget, lr=cfg.lr, device=cfg.device,
+                                         progress=progress)
         for p in self.model.basis.parameters():
             p.requires_grad_(False)
         self.history["stage1"], self.history["stage2"] = History(), History()
@@ -152,9 +161,24 @@ class LAMPINN:
         self.iterations["meta_train"] = cfg.budget + len(self.tasks) * cfg.stage1_iters + cfg.stage2_iters * len(self.tasks)
         return self
 
-    def _loss(self, theta: np.ndarray, gates: torch.Tensor | None = None):
+    def _loss(self, theta: np.ndarray, gates: torch.Tensor | None = None, balance: bool = False):
+        """The task's loss terms; with ``balance``, each divided by its value at the first call (so each starts at 1)."""
         fam, pts = self.family, self.points
-        return lambda m: fam.loss_terms(lambda x: m(x, gates), pts, theta)
+        if not balance:
+            return lambda m: fam.loss_terms(lambda x: m(x, gates), pts, theta)
+        scales: dict[str, torch.Tensor] = {}
+
+        def balanced(m):
+            terms = fam.loss_terms(lambda x: m(x, gates), pts, theta)
+            if not scales:
+                scales.update({k: v.detach().clamp_min(1e-12) for k, v in terms.items()})
+            return {k: v / scales[k] for k, v in terms.items()}
+
+        return balanced
+
+    def _meta_weights(self) -> dict[str, float]:
+        """The loss weights of meta-training: the family's, constraint terms times ``meta_weight_factor``."""
+        return self.family.scaled(self.config.meta_weight_factor).loss_weights
 
     def _open_gates(self, t: int) -> list[float]:
         g = [self.config.closed_gate] * self.clustering.k
@@ -170,10 +194,11 @@ class LAMPINN:
         mask = torch.ones_like(m.gates)
         mask[own] = 0.0
         hook = m.gates.register_hook(lambda g: g * mask)  # no gradient for the open gate: it stays at 1
-        groups = [{"params": list(m.subnets.parameters()) + list(m.meta.parameters()), "lr": cfg.stage1_lr},
+        groups = [{"params": list(m.subnets.parameters()), "lr": cfg.stage1_lr},
+                  {"params": list(m.meta.parameters()), "lr": cfg.stage1_lr, "weight_decay": cfg.meta_weight_decay},
                   {"params": [m.gates], "lr": cfg.gate_lr}]
         try:
-            train(m, self._loss(self.tasks[t]), weights=self.family.loss_weights, iters=cfg.stage1_iters,
+            train(m, self._loss(self.tasks[t], balance=cfg.term_balance), weights=self._meta_weights(), iters=cfg.stage1_iters,
                   param_groups=groups, device=cfg.device, progress=False, history=self.history["stage1"])
         finally:
             hook.remove()
@@ -193,12 +218,13 @@ class LAMPINN:
         def loss(model):
             terms = [self.family.loss_terms(lambda x, g=g: model(x, g), self.points, theta) for theta, g in routes]
             if not scales:
-                scales.extend(weighted_total(tt, self.family.loss_weights).detach() if cfg.stage2_balance else 1.0
+                scales.extend(weighted_total(tt, self._meta_weights()).detach() if cfg.stage2_balance else 1.0
                               for tt in terms)
             return {k: sum(tt[k] / s for tt, s in zip(terms, scales)) / len(terms) for k in terms[0]}
 
-        train(m, loss, weights=self.family.loss_weights, iters=cfg.stage2_iters,
-              param_groups=[{"params": list(m.meta.parameters()), "lr": cfg.stage2_lr}], device=cfg.device,
+        train(m, loss, weights=self._meta_weights(), iters=cfg.stage2_iters,
+              param_groups=[{"params": list(m.meta.parameters()), "lr": cfg.stage2_lr,
+                             "weight_decay": cfg.meta_weight_decay}], device=cfg.device,
               progress=False, history=self.history["stage2"])
 
     def training_errors(self) -> np.ndarray:

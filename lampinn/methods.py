@@ -173,6 +173,7 @@ class LAMPINNMethod(Method):
                       {"meta_iterations": prepared.iterations, "adapt_iterations": len(history) * len(thetas)})
 
 
+#: Every method by name, in the order of the book.
 METHODS: dict[str, Method] = {m.name: m for m in (
     Scratch("scratch_full", "a fresh network per task, B iterations", "scratch_full", full=True),
     Scratch("scratch_adapt", "a fresh network per task, B/10 iterations", "scratch_adapt", full=False),

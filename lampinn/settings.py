@@ -2,16 +2,12 @@
 figures, and the number of CPU threads.
 
 Each setting has an explicit setter (the chapters' Colab cell calls them) and otherwise comes from
-an environment variable, read here and nowhere else, the first time it is asked for:
+an environment variable, read here and nowhere else, whenever the setting is asked for:
 
-=====================  ======================================================  ==================
-variable               what                                                    default
-=====================  ======================================================  ==================
-``LAMPINN_MODE``       ``ci`` (tiny, for tests), ``default`` (the book), ``full``  ``default``
-``LAMPINN_STATIC``     ``1``: draw static figures instead of widgets            ``0``
-``LAMPINN_RESULTS``    the folder of committed results                          found (see below)
-``LAMPINN_THREADS``    CPU threads for PyTorch                                  see :func:`threads`
-=====================  ======================================================  ==================
+* ``LAMPINN_MODE``: ``ci`` (tiny, for tests), ``default`` (the book, the default) or ``full``;
+* ``LAMPINN_STATIC``: ``1`` draws static figures instead of widgets (default ``0``);
+* ``LAMPINN_RESULTS``: the folder of committed results (default: found, see :func:`lampinn.results.results_dir`);
+* ``LAMPINN_THREADS`` (else ``OMP_NUM_THREADS``): CPU threads for PyTorch (default 1, see :func:`threads`).
 
 :data:`SIZES` is the one table of sizes: the chapters and ``lampinn benchmark`` read the same row
 for the same mode.

@@ -8,7 +8,8 @@ import platform
 import torch
 
 import lampinn
-from lampinn.baselines import Protocol, throughput
+from lampinn.baselines import throughput
+from lampinn.protocol import Protocol
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("family", nargs="?", default="burgers", choices=sorted(lampinn.pde.FAMILIES))

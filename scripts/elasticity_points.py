@@ -9,16 +9,15 @@ collocation points, and prints each setting's mean MSE and seconds. A few minute
 import dataclasses
 
 import numpy as np
-import torch
 
 import lampinn
-from lampinn import benchmark
-from lampinn.baselines import Protocol, scratch
+from lampinn import results
+from lampinn.baselines import scratch
+from lampinn.protocol import Protocol
 
 
 def main() -> None:
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    result = benchmark.load("elasticity")
+    result = results.load("elasticity")
     tuning = result["tuning"]
     fam = lampinn.get_family("elasticity").scaled(tuning["weight"]["scratch_full"])
     tasks = np.array(tuning["tasks"])

@@ -14,15 +14,13 @@ import sys
 import time
 
 import numpy as np
-import torch
 
-from lampinn import benchmark
+from lampinn import results
 from lampinn.core import LAMPINN
 
 
 def main(family: str) -> None:
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    committed = LAMPINN.load(benchmark.results_dir() / f"{family}.models" / "lampinn-seed0.pt", "cpu")
+    committed = LAMPINN.load(results.results_dir() / f"{family}.models" / "lampinn-seed0.pt", "cpu")
     variants = {"as committed (stage 2 as published)": committed}
     for label, change in (("without stage 2", {"stage2_iters": 0}), ("balanced stage 2", {"stage2_balance": True})):
         start = time.perf_counter()

@@ -10,11 +10,9 @@ import dataclasses
 import time
 
 import numpy as np
-import torch
 
 import lampinn
 from lampinn.core import LAMPINN, LAMPINNConfig
-torch.set_num_threads(2)
 fam = lampinn.get_family("burgers")
 tune = fam.train_tasks()[[0, 8, 13, 18, 26, 4, 22]]
 for s1, s2 in [(50, 25), (200, 100)]:

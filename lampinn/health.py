@@ -32,8 +32,9 @@ def saturation(model: nn.Module, x: torch.Tensor, gates: torch.Tensor | None = N
     its own); for an :class:`~lampinn.nn.MLP` every hidden layer. A freshly initialised network is near 0;
     a share near 1 means the layer passes almost no gradient.
     """
-    layers = model.meta if hasattr(model, "meta") else model.net
-    tanhs = [m for m in layers if isinstance(m, nn.Tanh)]
+    modular = hasattr(model, "meta")
+    layers = model.meta if modular else getattr(model, "net", model)
+    tanhs = [m for m in layers.modules() if isinstance(m, nn.Tanh)]
     if not tanhs:
         raise ValueError(f"{type(model).__name__} has no tanh layers to inspect")
     shares: list[float] = []
@@ -43,7 +44,7 @@ def saturation(model: nn.Module, x: torch.Tensor, gates: torch.Tensor | None = N
     model.eval()
     try:
         with torch.no_grad():
-            model(x, gates) if hasattr(model, "meta") else model(x)
+            model(x, gates) if modular else model(x)
     finally:
         for h in hooks:
             h.remove()

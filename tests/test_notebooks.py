@@ -59,3 +59,55 @@ def test_toc_lists_exactly_the_existing_chapters_and_pages():
 def test_package_version_matches_pyproject():
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == lampinn.__version__
+
+
+class _Runs:
+    """Stands in for subprocess.run in the Colab cell: records each command, fails those named in ``fail``."""
+
+    def __init__(self, fail=()):
+        self.commands, self.fail = [], fail
+
+    def __call__(self, cmd, **kwargs):
+        self.commands.append(cmd)
+        failed = any(word in cmd for word in self.fail)
+        return type("Done", (), {"returncode": 1 if failed else 0, "stderr": "fatal: could not reach host" if failed else ""})()
+
+
+def run_colab_cell(monkeypatch, runs, cloned=False, in_colab=True):
+    import os
+    import subprocess
+    import sys
+    import types
+
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", runs)
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: cloned if str(p).startswith("/content/") else real_isdir(p))
+    exec(first_code_cell(NOTEBOOKS[0]), {})
+
+
+def test_colab_cell_outside_colab_does_nothing(monkeypatch):
+    runs = _Runs()
+    run_colab_cell(monkeypatch, runs, in_colab=False)
+    assert runs.commands == [] and lampinn.settings.results_folder() is None
+
+
+def test_colab_cell_clones_then_installs_from_the_clone_and_reads_its_results(monkeypatch):
+    runs = _Runs()
+    run_colab_cell(monkeypatch, runs)
+    assert [c[0] for c in runs.commands] == ["git", runs.commands[1][0]] and "clone" in runs.commands[0]
+    assert runs.commands[1][-1] == "/content/lampinn-book" and "install" in runs.commands[1]
+    assert str(lampinn.settings.results_folder()) == "/content/lampinn-book/results"
+
+
+def test_colab_cell_says_what_failed_and_a_rerun_recovers(monkeypatch):
+    with pytest.raises(RuntimeError, match=r"could not clone the book .*rerun this cell"):
+        run_colab_cell(monkeypatch, _Runs(fail=("clone",)))
+    with pytest.raises(RuntimeError, match="could not install the package"):
+        run_colab_cell(monkeypatch, _Runs(fail=("install",)))
+    runs = _Runs()  # rerun after a failed install: the clone is there, the install runs again
+    run_colab_cell(monkeypatch, runs, cloned=True)
+    assert len(runs.commands) == 1 and "install" in runs.commands[0]

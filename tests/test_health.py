@@ -1,0 +1,85 @@
+"""The meta-training health checks: saturation, loss scales, the meta-validation split and score."""
+import numpy as np
+import pytest
+import torch
+
+import lampinn
+from lampinn import health
+from lampinn.core import LAMPINN, LAMPINNConfig
+from lampinn.nn import MLP, ModularPINN
+from lampinn.protocol import Protocol, central_task
+
+TINY = dict(budget=20, n_interior=60, n_boundary=20, stage1_iters=2, stage2_iters=1, device="cpu")
+
+
+def test_fresh_networks_are_not_saturated_and_huge_weights_are():
+    x = torch.rand(500, 2) * 2 - 1
+    mlp = MLP(2, 1, width=20, depth=3)
+    assert health.saturation(mlp, x) == pytest.approx([0.0, 0.0, 0.0], abs=0.02)
+    modular = ModularPINN(2, 1, n_clusters=3, width=16, meta_depth=3)
+    assert len(health.saturation(modular, x, torch.full((3,), 0.5))) == 3
+    with torch.no_grad():
+        for m in modular.meta:
+            if isinstance(m, torch.nn.Linear):
+                m.weight.mul_(100.0)
+    shares = health.saturation(modular, x)
+    assert all(s > 0.5 for s in shares)
+    assert modular.training  # the check leaves the mode as it found it
+    with pytest.raises(ValueError, match="no tanh layers"):
+        health.saturation(torch.nn.Sequential(torch.nn.Linear(2, 1)), x)
+
+
+def test_threshold_counts_units_above_it():
+    mlp = MLP(1, 1, width=4, depth=1)
+    with torch.no_grad():
+        mlp.net[0].weight.fill_(10.0)
+        mlp.net[0].bias.zero_()
+    x = torch.tensor([[0.5], [0.001]])  # tanh(5) ~ 0.9999, tanh(0.01) ~ 0.01
+    assert health.saturation(mlp, x) == [0.5]
+
+
+def test_loss_scales_are_the_weighted_terms_per_task():
+    fam = lampinn.get_family("burgers")
+    pts = fam.points(50, 20, seed=0, device="cpu")
+    model = MLP(2, 1, input_bounds=fam.domain)
+    tasks = fam.train_tasks()[:3]
+    scales = health.loss_scales(fam, model, pts, tasks)
+    assert set(scales) == set(fam.loss_weights) and all(v.shape == (3,) for v in scales.values())
+    direct = fam.loss_terms(model, pts, tasks[1])
+    for name, value in direct.items():
+        assert scales[name][1] == pytest.approx(fam.loss_weights[name] * float(value.detach()), rel=1e-5)
+
+
+def test_validation_split_holds_out_six_spread_tasks_and_keeps_the_centre():
+    fam = lampinn.get_family("helmholtz")
+    keep, held = health.split(fam)
+    assert len(keep) == 21 and len(held) == 6
+    centre = central_task(fam)
+    assert any(np.allclose(t, centre) for t in keep) and not any(np.allclose(t, centre) for t in held)
+    for j, name in enumerate(fam.param_names):  # every level of every parameter held out twice
+        assert sorted(np.unique(held[:, j], return_counts=True)[1]) == [2, 2, 2], name
+    with pytest.raises(ValueError, match="held_out rows"):
+        health.split(fam, (3, 27))
+
+
+def test_meta_validation_trains_on_the_rest_and_scores_the_held_out_tasks():
+    fam = lampinn.get_family("burgers")
+    mv = health.meta_validation(LAMPINNConfig(**TINY), fam, n_clusters=2)
+    keep, held = health.split(fam)
+    assert np.allclose(mv.tasks, held) and np.allclose(mv.model.tasks, keep)
+    assert mv.model.clustering.k == 2 and mv.mse.shape == (6,) and np.all(np.isfinite(mv.mse))
+    assert mv.score == pytest.approx(mv.mse.mean()) and len(mv.curve) == TINY["budget"] // 10
+    base = health.finetune_validation(fam, Protocol(budget=20, n_interior=60, n_boundary=20, device="cpu"))
+    assert base.shape == (6,) and np.all(np.isfinite(base))
+
+
+@pytest.mark.parametrize("changes", [{"term_balance": True}, {"meta_weight_factor": 0.1}, {"meta_weight_decay": 0.1}])
+def test_meta_training_loss_options_change_meta_training_only(changes):
+    fam = lampinn.get_family("burgers")
+    base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
+    other = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, **changes)).meta_train(fam, sessions=base.sessions)
+    assert not torch.equal(base.model.meta[0].weight, other.model.meta[0].weight)
+    if "term_balance" in changes:  # every term starts at 1, times its weight
+        assert other.history["pretrain"].total[0] == pytest.approx(sum(fam.loss_weights.values()), rel=1e-4)
+    theta = fam.unseen_tasks()[0]
+    assert np.isfinite(lampinn.evaluate(other.adapt(theta, iters=2).model, fam, theta)["mse"])

@@ -20,10 +20,11 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "sin": Sine, "gelu":
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to use: the one given, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to use: the one given, else the book's one choice, :func:`lampinn.settings.device`
+    (CUDA when available, else the CPU, unless set)."""
+    from . import settings
+
+    return torch.device(device if device is not None else settings.device())
 
 
 def seed_everything(seed: int) -> None:

@@ -7,7 +7,9 @@ an environment variable, read here and nowhere else, whenever the setting is ask
 * ``LAMPINN_MODE``: ``ci`` (tiny, for tests), ``default`` (the book, the default) or ``full``;
 * ``LAMPINN_STATIC``: ``1`` draws static figures instead of widgets (default ``0``);
 * ``LAMPINN_RESULTS``: the folder of committed results (default: found, see :func:`lampinn.results.results_dir`);
-* ``LAMPINN_THREADS`` (else ``OMP_NUM_THREADS``): CPU threads for PyTorch (default 1, see :func:`threads`).
+* ``LAMPINN_THREADS`` (else ``OMP_NUM_THREADS``): CPU threads for PyTorch (default 1, see :func:`threads`);
+* ``LAMPINN_DEVICE``: the device every call uses unless told otherwise (default: ``cuda`` where
+  available, else ``cpu``; see :func:`device`).
 
 :data:`SIZES` is the one table of sizes: the chapters and ``lampinn benchmark`` read the same row
 for the same mode.
@@ -90,6 +92,26 @@ def set_results(folder: str | os.PathLike | None) -> None:
     _set["results"] = None if folder is None else os.fspath(folder)
 
 
+def device() -> str:
+    """The one device choice: :func:`set_device`'s, else ``LAMPINN_DEVICE``, else ``"cuda"`` where PyTorch
+    sees a GPU (a Colab GPU runtime), else ``"cpu"``. Networks, points and training all follow it
+    (:func:`lampinn.nn.default_device`), so a chapter runs the same on either."""
+    value = _set.get("device") or os.environ.get("LAMPINN_DEVICE")
+    if value:
+        return value
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def set_device(value: str | None) -> None:
+    """Run on ``value`` (``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...; ``None``: back to :func:`device`'s default)."""
+    if value is not None:
+        try:
+            torch.device(value)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device {value!r} is not a PyTorch device; expected e.g. 'cpu' or 'cuda'") from None
+    _set["device"] = value
+
+
 def threads() -> int:
     """The CPU threads PyTorch should use: :func:`set_threads`'s, else ``LAMPINN_THREADS``, else
     ``OMP_NUM_THREADS``, else 1.
@@ -126,5 +148,5 @@ def set_threads(n: int | None = None) -> int:
     return count
 
 
-__all__ = ["FAMILY_SIZES", "MODES", "SIZES", "mode", "pick", "results_folder", "set_mode", "set_results", "set_static",
-           "set_threads", "sizes", "static", "threads"]
+__all__ = ["FAMILY_SIZES", "MODES", "SIZES", "device", "mode", "pick", "results_folder", "set_device", "set_mode", "set_results",
+           "set_static", "set_threads", "sizes", "static", "threads"]

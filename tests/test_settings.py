@@ -131,3 +131,20 @@ def test_only_settings_reads_the_environment():
     readers = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
                      if re.search(r"os\.environ|getenv|environ\[", path.read_text()))
     assert readers == ["settings.py"]
+
+
+def test_one_device_choice_that_every_default_follows(monkeypatch):
+    from lampinn.nn import default_device
+
+    monkeypatch.delenv("LAMPINN_DEVICE", raising=False)
+    assert settings.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("LAMPINN_DEVICE", "cpu")
+    assert settings.device() == "cpu" and default_device() == torch.device("cpu")
+    settings.set_device("meta")  # the setter wins over the environment; every default follows it
+    assert default_device() == torch.device("meta") and default_device("cpu") == torch.device("cpu")
+    fam = lampinn.get_family("burgers")
+    assert fam.points(10, 10).get("interior").device.type == "meta"
+    settings.set_device(None)
+    assert settings.device() == "cpu"
+    with pytest.raises(ValueError, match="device 'gpu0' is not a PyTorch device"):
+        settings.set_device("gpu0")

@@ -62,21 +62,26 @@ def plot_reference(ax, family, theta, *, cmap: str = "RdBu_r"):
 
 
 def plot_adaptation(family, theta, adapted, fig=None):
-    """One row of four panels for an adapted LAM-PINN on task ``theta``: reference, prediction, absolute
-    error (of the metric's quantity) and the routing gates. Draws on ``fig`` (default: a new pyplot figure)."""
+    """Four panels, two by two, for an adapted LAM-PINN on task ``theta``: reference and prediction (on one
+    colour scale that covers both, so neither saturates), absolute error (of the metric's quantity) and the
+    routing gates. Draws on ``fig`` (default: a new pyplot figure, legible at a book page's width)."""
     from .pde import predict
 
     if fig is None:
         import matplotlib.pyplot as plt
 
-        fig = plt.figure(figsize=(17, 3.6))
-    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 0.6]})
+        fig = plt.figure(figsize=(10, 7.5))
+    axes = fig.subplots(2, 2).ravel()
     sol = family.reference(theta)
     true, label = _metric_field(family, sol.values)
     pred, _ = _metric_field(family, predict(adapted.model, sol.points))
     x, y = (f"${n}$" for n in family.input_names[:2])
     cmap = "RdBu_r" if sol.values.shape[1] == 1 else "viridis"
-    lim = {"vmin": true.min(), "vmax": true.max()} if cmap == "viridis" else {}
+    both = np.concatenate([true, pred])
+    if cmap == "viridis":
+        lim = {"vmin": both.min(), "vmax": both.max()}
+    else:  # diverging: centred on 0
+        lim = {"vmin": -np.abs(both).max(), "vmax": np.abs(both).max()}
     plot_field(axes[0], sol, true, title="reference", label=label, cmap=cmap, xlabel=x, ylabel=y, **lim)
     plot_field(axes[1], sol, pred, title="LAM-PINN, adapted", label=label, cmap=cmap, xlabel=x, ylabel=y, **lim)
     mse = float(np.mean((pred - true) ** 2))

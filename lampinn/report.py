@@ -88,7 +88,7 @@ def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "
     which = "unseen" if split == "methods" else "OOD"
     ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
            title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=9, ncol=min(len(rows), 6), loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
 
 
 def plot(result: dict, path: str | os.PathLike) -> None:
@@ -98,10 +98,10 @@ def plot(result: dict, path: str | os.PathLike) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(13, 4.5))
+    fig, ax = plt.subplots(figsize=(13, 5.5))
     plot_bars(ax, result)
     fig.tight_layout()
-    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png", bbox_inches="tight"))
     plt.close(fig)
 
 

@@ -108,7 +108,7 @@ def adaptation_explorer(model: LAMPINN, theta: Sequence[float] | None = None, it
         except Exception as err:  # shown, not lost in a thread
             status.value = f"{type(err).__name__}: {err}"
         else:
-            fig = plot_adaptation(family, task, adapted, fig=Figure(figsize=(17, 3.6)))
+            fig = plot_adaptation(family, task, adapted, fig=Figure(figsize=(10, 7.5)))
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=80)
             out.clear_output()

@@ -93,8 +93,10 @@ def parser() -> argparse.ArgumentParser:
     from .methods import METHODS
     from .settings import MODES
 
-    bench = sub.add_parser("benchmark", help="run every method on a family's unseen and OOD tasks (resumable)")
-    bench.add_argument("family", choices=sorted(FAMILIES))
+    bench = sub.add_parser("benchmark", help="run every method on a family's unseen and OOD tasks (resumable)",
+                           epilog="For a family of your own (a lampinn.pde.Family subclass), call the Python function "
+                                  "lampinn.benchmark.benchmark(MyFamily(), mode, out), which takes any family.")
+    bench.add_argument("family", choices=sorted(FAMILIES), help="a built-in family: %(choices)s")
     bench.add_argument("--mode", required=True, choices=list(MODES))
     bench.add_argument("--out", required=True, help="folder for FAMILY.json, .md, .png and the resume state")
     bench.add_argument("--seeds", type=_positive, default=1)

@@ -312,7 +312,11 @@ class LAMPINN:
         except RuntimeError:
             raise ValueError(f"{path}: the weights do not match the network described in the file") from None
         if family is None:
-            family = get_family(meta["family"])
+            try:
+                family = get_family(meta["family"])
+            except ValueError as err:  # a family of your own is not found by name
+                raise ValueError(f"{path}: {err}; for a family of your own, pass it: "
+                                 f"LAMPINN.load(path, family=YourFamily())") from None
         elif family.name != meta["family"]:
             raise ValueError(f"{path}: a checkpoint of family {meta['family']!r}, not {family.name!r}")
         out = cls(config=config, family=family, model=model.to(default_device(device)), tasks=np.array(meta["tasks"]),

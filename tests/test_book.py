@@ -30,3 +30,17 @@ def test_book_builds_without_warnings(tmp_path):
     pages = [f"notebooks/{p.stem}.html" for p in (ROOT / "notebooks").glob("*.ipynb")]
     for page in ("book/intro.html", "book/glossary.html", "book/api.html", "book/references.html", *pages):
         assert (html / page).exists(), page
+
+
+def test_binder_environment_installs_the_cpu_build_of_pytorch():
+    """environment.yml (Binder, conda): PyTorch from conda-forge's CPU-only build, with pyproject.toml's bound, so that
+    pip finds torch satisfied and pulls no CUDA wheel; everything else from pyproject.toml through the package."""
+    import re
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    bound = re.search(r'"torch(>=[\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert f"pytorch-cpu{bound}" in conda and not any(re.match(r"(py)?torch\b(?!-cpu)", d) for d in conda)
+    assert pip == ["-e .[book,test]"]

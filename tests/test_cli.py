@@ -38,3 +38,11 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_benchmark_help_says_how_to_benchmark_a_family_of_your_own(capsys):
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "a built-in family: burgers, elasticity, helmholtz" in out
+    assert "call the Python function lampinn.benchmark.benchmark(MyFamily(), mode, out), which takes any family" in out

@@ -168,6 +168,22 @@ def test_save_load_round_trip_bit_for_bit(trained, tmp_path):
         LAMPINN.load(path, family=lampinn.get_family("helmholtz"))
 
 
+def test_loading_a_family_of_your_own_without_family_says_to_pass_it(trained, tmp_path):
+    import json
+
+    blob = torch.load(_saved(trained, tmp_path), weights_only=True)
+    blob["meta"] = json.dumps({**json.loads(blob["meta"]), "family": "advection-diffusion"})
+    torch.save(blob, tmp_path / "own.pt")
+    with pytest.raises(ValueError, match=r"unknown family 'advection-diffusion'.*pass it: LAMPINN.load\(path, family="):
+        LAMPINN.load(tmp_path / "own.pt")
+
+
+def _saved(trained, tmp_path):
+    path = tmp_path / "model.pt"
+    trained.save(path)
+    return path
+
+
 def test_corrupt_truncated_and_mismatched_files_fail_in_one_line(trained, tmp_path):
     path = tmp_path / "model.pt"
     trained.save(path)

@@ -111,3 +111,31 @@ def test_colab_cell_says_what_failed_and_a_rerun_recovers(monkeypatch):
     runs = _Runs()  # rerun after a failed install: the clone is there, the install runs again
     run_colab_cell(monkeypatch, runs, cloned=True)
     assert len(runs.commands) == 1 and "install" in runs.commands[0]
+
+
+def test_set_book_home_rewrites_both_places_and_nothing_else(tmp_path):
+    """scripts/set_book_home.py URL REF: what a fork runs to move the book (README, "Publishing a fork")."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("set_book_home", ROOT / "scripts" / "set_book_home.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    url, ref = "https://github.com/someone/my-fork", "course-2027"
+    script.main([url + ".git", ref, "--root", str(tmp_path)])
+    config = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    assert config["repository"]["url"] == url and config["repository"]["branch"] == ref
+    old = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert {**old, "repository": {**old["repository"], "url": url, "branch": ref}} == config
+    for path in NOTEBOOKS:
+        before, after = path.read_text().splitlines(), (tmp_path / "notebooks" / path.name).read_text().splitlines()
+        assert [(a, b) for a, b in zip(before, after) if a != b] == [
+            (next(line for line in before if "BOOK_REPOSITORY, BOOK_REF =" in line),
+             f'    "BOOK_REPOSITORY, BOOK_REF = \\"{url}\\", \\"{ref}\\"\\n",')
+        ] and len(before) == len(after), path.name
+    assert f"colab.research.google.com/github/someone/my-fork/blob/{ref}/notebooks/" in (tmp_path / "README.md").read_text()
+    with pytest.raises(SystemExit, match="is not an https URL"):
+        script.main(["my-fork", ref, "--root", str(tmp_path)])

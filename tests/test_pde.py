@@ -293,3 +293,94 @@ def test_elasticity_metric_is_the_displacement_magnitude():
         return -closed_form(100.0, 5.0)(x)
 
     assert lampinn.evaluate(flipped, fam, theta)["mse"] < 1e-12
+
+
+# ---- a family of your own: the public names and the messages a student meets (chapter 13) ------
+from lampinn.pde import Family, as_param, draw_ood, draw_unseen, latin_hypercube, mse, tensor_grid  # noqa: E402
+
+
+class Decay(Family):
+    """u' = -k u on [0, 1] with u(0) = c: the smallest family, for the checks below."""
+
+    name = "decay"
+    param_names = ("k", "c", "s")
+    bounds = {"k": (0.5, 2.0), "c": (0.5, 1.5), "s": (0.0, 1.0)}
+    levels = {"k": (0.5, 1.0, 2.0), "c": (0.5, 1.0, 1.5), "s": (0.0, 0.5, 1.0)}
+    input_names, output_names, domain = ("t",), ("u",), ((0.0, 1.0),)
+    loss_weights = {"residual": 1.0, "initial": 10.0}
+
+    def sample(self, n_interior=64, n_boundary=8, seed=0):
+        return {"interior": latin_hypercube(self.domain, n_interior, seed), "initial": np.zeros((1, 1))}
+
+    def loss_terms(self, model, points, theta):
+        t = points["interior"].detach().requires_grad_(True)
+        k, c = (as_param(self.theta_tensor(theta, t), i) for i in range(2))
+        u = model(t)[..., 0]
+        du = torch.autograd.grad(u.sum(), t, create_graph=True)[0][..., 0]
+        return {"residual": mse(du + k * u), "initial": mse(model(points["initial"])[..., 0] - c)}
+
+    def grid(self):
+        return tensor_grid(np.linspace(0, 1, 11))
+
+    def solve(self, theta):
+        return (theta[1] * np.exp(-theta[0] * self.grid().points)).reshape(-1, 1)
+
+
+def test_a_family_of_your_own_declares_its_held_out_tasks_with_public_attributes():
+    class Declared(Decay):
+        unseen = ((0.7, 0.8, 0.2), (1.6, 1.2, 0.9))
+        ood = ((2.3, 1.0, 0.5),)
+
+    fam = Declared()
+    np.testing.assert_array_equal(fam.unseen_tasks(), np.array(Declared.unseen))
+    assert fam.ood_tasks().shape == (1, 3)
+    assert len(draw_unseen(fam)) == 10 and not any(fam.in_bounds(t) for t in draw_ood(fam))
+    for name in ("burgers", "helmholtz", "elasticity"):  # the built-in families use the same attributes
+        fam = lampinn.get_family(name)
+        np.testing.assert_array_equal(fam.unseen_tasks(), np.array(type(fam).unseen))
+
+
+@pytest.mark.parametrize("which", ["unseen", "ood"])
+def test_undeclared_held_out_tasks_say_how_to_declare_them(which):
+    fam = Decay()
+    with pytest.raises(ValueError, match=rf"decay: the family declares no {which} tasks; declare them as a class "
+                                         rf"attribute, {which} = \(\(\.\.\.\), \.\.\.\), one tuple of 3 parameters "
+                                         rf"\(k, c, s\) per task; draw them once with lampinn.pde.draw_{which}") as info:
+        getattr(fam, f"{which}_tasks")()
+    assert "\n" not in str(info.value)
+
+    class Short(Decay):
+        unseen = ((0.7, 0.8, 0.2), (1.6, 1.2))
+
+    with pytest.raises(ValueError, match="decay: unseen task 1 has 2 parameters, expected 3; declare them"):
+        Short().unseen_tasks()
+
+
+def test_a_loss_term_not_averaged_over_the_points_names_the_term():
+    class Unaveraged(Decay):
+        def loss_terms(self, model, points, theta):
+            terms = super().loss_terms(model, points, theta)
+            return {**terms, "initial": (model(points["initial"])[..., 0] - 1.0) ** 2}
+
+    model = MLP(1, 1, width=8, depth=2)
+    good = Decay()
+    pts = good.points(16, device="cpu")
+    assert good.loss_terms(model, pts, (1.0, 1.0, 0.5))["residual"].shape == ()
+    with pytest.raises(ValueError, match=r"decay: loss term 'initial' has shape \(1,\), expected \(\) for one task; "
+                                         r"average it over the points \(e.g. with lampinn.pde.mse\)"):
+        Unaveraged().loss(model, pts, (1.0, 1.0, 0.5))
+    stack = torch.tensor([[1.0, 1.0, 0.5], [2.0, 0.5, 0.5]])
+    stacked = {k: v.expand(2, *v.shape) for k, v in pts.items()}
+    with pytest.raises(ValueError, match=r"loss term 'initial' has shape \(2, 1\), expected \(2,\), one value per stacked task"):
+        Unaveraged().loss(model, stacked, stack)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_theta_tensor_of_the_wrong_length_says_what_is_expected(name):
+    fam = lampinn.get_family(name)
+    x = torch.zeros(4, fam.in_dim)
+    assert fam.theta_tensor(torch.ones(2, 3), x).shape == (2, 3)
+    for bad in (torch.ones(2), torch.ones(5, 2), torch.tensor(1.0)):
+        with pytest.raises(ValueError, match=rf"{name}: theta has shape \({', '.join(map(str, bad.shape))},?\); "
+                                             rf"expected \(3,\) for one task or \(T, 3\) for T stacked tasks"):
+            fam.theta_tensor(bad, x)

@@ -92,8 +92,17 @@ class Family(ABC):
     loss_weights: dict[str, float]
     positive: tuple[str, ...] = ()  # parameters that must be > 0 to be physical
     log_params: tuple[str, ...] = ()  # parameters spanning a decade or more: designs treat them on a log scale
-    _unseen: tuple[tuple[float, ...], ...] = ()
-    _ood: tuple[tuple[float, ...], ...] = ()
+    # The fixed held-out tasks, stored as data (draw them once with lampinn.pde.draw_unseen / draw_ood):
+    unseen: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the bounds, off the training grid
+    ood: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the 130% box, outside the design box
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Wrap a subclass's ``loss_terms`` in the check of :func:`_checked_loss_terms`, so that every caller
+        (trainer, baselines, LAM-PINN) gets a clear message for a term that is not one value per task."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("loss_terms")
+        if own is not None and not getattr(own, "__isabstractmethod__", False) and not hasattr(own, "_checked"):
+            cls.loss_terms = _checked_loss_terms(own)
 
     def __init__(self, loss_weights: Mapping[str, float] | None = None) -> None:
         """``loss_weights`` overrides some of the family's default weights, e.g. ``{"boundary": 100}``."""
@@ -147,12 +156,29 @@ class Family(ABC):
         return np.array(list(itertools.product(*(self.levels[n] for n in self.param_names))), dtype=float)
 
     def unseen_tasks(self) -> np.ndarray:
-        """The ``(10, P)`` fixed unseen tasks: inside the bounds, off the training grid."""
-        return np.array(self._unseen, dtype=float)
+        """The ``(10, P)`` fixed unseen tasks (the class attribute ``unseen``): inside the bounds, off the training grid."""
+        return self._declared("unseen", "draw_unseen")
 
     def ood_tasks(self) -> np.ndarray:
-        """The ``(10, P)`` fixed out-of-distribution tasks: inside the 130% box, outside the design box."""
-        return np.array(self._ood, dtype=float)
+        """The ``(10, P)`` fixed out-of-distribution tasks (the class attribute ``ood``): inside the 130% box,
+        outside the design box."""
+        return self._declared("ood", "draw_ood")
+
+    def _declared(self, attribute: str, draw: str) -> np.ndarray:
+        """The task set a class attribute declares, as a ``(n, P)`` array; a ``ValueError`` that says how to
+        declare it when it is missing or has rows of the wrong length."""
+        tasks = getattr(self, attribute)
+        how = (f"declare them as a class attribute, {attribute} = ((...), ...), one tuple of "
+               f"{len(self.param_names)} parameters ({', '.join(self.param_names)}) per task; draw them once with "
+               f"lampinn.pde.{draw}(family) and paste the rows in")
+        if len(tasks) == 0:
+            raise ValueError(f"{self.name}: the family declares no {attribute} tasks; {how}")
+        rows = [np.asarray(row, dtype=float).reshape(-1) for row in tasks]
+        bad = [i for i, row in enumerate(rows) if row.size != len(self.param_names)]
+        if bad:
+            raise ValueError(f"{self.name}: {attribute} task {bad[0]} has {rows[bad[0]].size} parameters, "
+                             f"expected {len(self.param_names)}; {how}")
+        return np.array(rows)
 
     # ---- the PINN problem ------------------------------------------------------------------
     @property
@@ -185,6 +211,11 @@ class Family(ABC):
         ``(T, P)``) is taken as validated already, so a training loop pays for the check once.
         """
         if isinstance(theta, torch.Tensor):
+            if theta.dim() == 0 or theta.shape[-1] != len(self.param_names):
+                raise ValueError(
+                    f"{self.name}: theta has shape {tuple(theta.shape)}; expected ({len(self.param_names)},) for one "
+                    f"task or (T, {len(self.param_names)}) for T stacked tasks ({', '.join(self.param_names)})"
+                )
             return theta.to(dtype=like.dtype, device=like.device)
         return torch.as_tensor(self.validate(theta), dtype=like.dtype, device=like.device)
 
@@ -213,6 +244,29 @@ class Family(ABC):
     def __repr__(self) -> str:
         box = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, hi) in self.bounds.items())
         return f"<{type(self).__name__} {self.name!r}: {box}>"
+
+
+def _checked_loss_terms(loss_terms: Callable) -> Callable:
+    """``loss_terms`` that raises a ``ValueError`` naming the term when a term is not one value per stacked task
+    (shape ``()`` for one task, ``(T,)`` for ``T``): a term left unaveraged over the points would otherwise be
+    summed over them by the trainer, silently weighting the term by the number of points."""
+
+    @functools.wraps(loss_terms)
+    def checked(self: Family, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        terms = loss_terms(self, model, points, theta)
+        expected = tuple(np.shape(theta))[:-1] if not isinstance(theta, torch.Tensor) else tuple(theta.shape[:-1])
+        for name, value in terms.items():
+            shape = tuple(getattr(value, "shape", ()))
+            if shape != expected:
+                what = "() for one task" if expected == () else f"{expected}, one value per stacked task"
+                raise ValueError(
+                    f"{self.name}: loss term {name!r} has shape {shape}, expected {what}; average it over the "
+                    "points (e.g. with lampinn.pde.mse)"
+                )
+        return terms
+
+    checked._checked = True
+    return checked
 
 
 @functools.lru_cache(maxsize=256)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in argv if argv is not None else sys.argv[1:]:
         fam = get_family(name)
-        for label, tasks in (("_unseen", draw_unseen(fam)), ("_ood", draw_ood(fam))):
+        for label, tasks in (("unseen", draw_unseen(fam)), ("ood", draw_ood(fam))):
             rows = ", ".join("(" + ", ".join(f"{v:g}" for v in row) + ")" for row in tasks)
             print(f"{name} {label} = ({rows})")
 

@@ -59,3 +59,24 @@ def test_toc_lists_exactly_the_existing_chapters_and_pages():
 def test_package_version_matches_pyproject():
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == lampinn.__version__
+
+
+#: The longest code line a chapter shows: at 1280 px, sphinx-book-theme's code cells show 89
+#: characters before the line runs under the right edge (measured in headless Chromium).
+CODE_WIDTH = 88
+
+
+# Chapter 13 is being rewritten on another branch, which wraps its lines: drop the mark once merged.
+WRAPPED = [pytest.param(p, marks=pytest.mark.xfail(reason="chapter 13: lines wrapped on its own branch"))
+           if p.name.startswith("13_") else p for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", WRAPPED, ids=lambda p: p.name)
+def test_code_lines_fit_the_book_page(path):
+    """Every line of a code cell the book shows fits a code cell at 1280 px: the reader sees it whole.
+    Cells tagged remove-cell (the Colab set-up) are not shown."""
+    nb = json.loads(path.read_text())
+    long = [(cell.get("id"), line) for cell in nb["cells"]
+            if cell["cell_type"] == "code" and "remove-cell" not in cell["metadata"].get("tags", [])
+            for line in "".join(cell["source"]).splitlines() if len(line) > CODE_WIDTH]
+    assert not long, f"{path.name}: {len(long)} code lines over {CODE_WIDTH} characters, first {long[0]}"

@@ -139,3 +139,25 @@ def test_set_book_home_rewrites_both_places_and_nothing_else(tmp_path):
     assert f"colab.research.google.com/github/someone/my-fork/blob/{ref}/notebooks/" in (tmp_path / "README.md").read_text()
     with pytest.raises(SystemExit, match="is not an https URL"):
         script.main(["my-fork", ref, "--root", str(tmp_path)])
+
+
+#: The longest code line a chapter shows. Measured in headless Chromium at a 1280 px window: a code
+#: cell is about 670 px wide, which holds 79 characters of the theme's 14 px monospace, and 89 at
+#: the 0.77rem (12.3 px) that _static/code_cells.css sets for code cells.
+CODE_WIDTH = 88
+
+
+def test_code_cells_use_the_font_size_the_width_was_measured_with():
+    css = (ROOT / "_static" / "code_cells.css").read_text()
+    assert re.search(r"div\.cell_input div\.highlight pre \{\s*font-size: 0\.77rem;", css)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_book_page(path):
+    """Every line of a code cell the book shows fits a code cell at 1280 px: the reader sees it whole.
+    Cells tagged remove-cell (the Colab set-up) are not shown."""
+    nb = json.loads(path.read_text())
+    long = [(cell.get("id"), line) for cell in nb["cells"]
+            if cell["cell_type"] == "code" and "remove-cell" not in cell["metadata"].get("tags", [])
+            for line in "".join(cell["source"]).splitlines() if len(line) > CODE_WIDTH]
+    assert not long, f"{path.name}: {len(long)} code lines over {CODE_WIDTH} characters, first {long[0]}"

@@ -362,7 +362,10 @@ class LAMPINN:
         except RuntimeError:
             raise ValueError(f"{path}: the weights do not match the network described in the file") from None
         if family is None:
-            family = get_family(meta["family"])
+            try:
+                family = get_family(meta["family"])
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from None
         elif family.name != meta["family"]:
             raise ValueError(f"{path}: a checkpoint of family {meta['family']!r}, not {family.name!r}")
         if family.in_dim != model.config["in_dim"] or family.out_dim != model.config["out_dim"]:

@@ -92,7 +92,8 @@ def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "
                label=name if not m.get("diverged") else f"{name} ({m['diverged']} diverged)")
     ax.set_xticks(np.arange(len(m["per_task_mse"])) + 0.425 - width / 2, range(len(m["per_task_mse"])))
     which = "unseen" if split == "methods" else "OOD"
-    ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
+    measured = any(v for m in rows.values() for v in m["per_task_mse"])  # every task diverged: no log axis
+    ax.set(yscale="log" if measured else "linear", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
            title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
     ax.legend(fontsize=7, ncol=3)
 

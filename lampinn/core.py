@@ -52,7 +52,7 @@ def _check_config(cfg: LAMPINNConfig) -> None:
 
     for name, (kind, low, high, open_low) in _ALLOWED.items():
         v = getattr(cfg, name)
-        number = isinstance(v, int) if kind is int else isinstance(v, (int, float))
+        number = isinstance(v, (int, np.integer)) if kind is int else isinstance(v, (int, float, np.integer, np.floating))
         span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
         if name == "dropout":
             span = "[0, 1)"
@@ -65,7 +65,7 @@ def _check_config(cfg: LAMPINNConfig) -> None:
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "True or False")
     k = cfg.k_range
-    if (not isinstance(k, (tuple, list)) or len(k) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in k)
+    if (not isinstance(k, (tuple, list)) or len(k) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in k)
             or not 2 <= k[0] <= k[1] <= LIMITS["n_clusters"]):
         raise bad("k_range", f"two whole numbers (low, high) with 2 <= low <= high <= {LIMITS['n_clusters']}")
     if cfg.n_clusters is not None:

@@ -34,12 +34,13 @@ from .train import History, train
 FEATURES = ("affinity+params", "affinity", "params", "random")
 
 #: What each numeric field of :class:`LAMPINNConfig` allows: (kind, low, high, low excluded); ints are whole numbers.
+#: The gates' rates may be 0 (gates frozen: ablation_fixed_routing adapts with adapt_gate_lr = 0).
 _ALLOWED = {
     "budget": (int, 1, 10**7, False), "n_interior": (int, 1, 10**6, False), "n_boundary": (int, 1, 10**6, False),
     "width": (int, 1, LIMITS["width"], False), "meta_depth": (int, 1, LIMITS["meta_depth"], False),
     "stage1_iters": (int, 0, 10**7, False), "stage2_iters": (int, 0, 10**7, False), "seed": (int, 0, 2**32 - 1, False),
-    "lr": (float, 0, 10, True), "stage1_lr": (float, 0, 10, True), "gate_lr": (float, 0, 10, True),
-    "stage2_lr": (float, 0, 10, True), "adapt_lr": (float, 0, 10, True), "adapt_gate_lr": (float, 0, 10, True),
+    "lr": (float, 0, 10, True), "stage1_lr": (float, 0, 10, True), "gate_lr": (float, 0, 10, False),
+    "stage2_lr": (float, 0, 10, True), "adapt_lr": (float, 0, 10, True), "adapt_gate_lr": (float, 0, 10, False),
     "dropout": (float, 0, 1, False), "affinity_fraction": (float, 0, 1, True), "closed_gate": (float, 0, 1, False),
     "meta_weight_factor": (float, 0, 1e6, True), "meta_weight_decay": (float, 0, 1e3, False),
 }

@@ -53,7 +53,7 @@ BAD_CONFIGS = [
     ("dropout", 1.5), ("dropout", 1.0), ("dropout", -0.1), ("dropout", float("nan")),
     ("width", 0), ("width", 10**6), ("meta_depth", 0), ("meta_depth", -2),
     ("closed_gate", 5.0), ("closed_gate", -0.1), ("lr", 0.0), ("lr", -1e-3), ("lr", float("inf")),
-    ("adapt_lr", float("nan")), ("gate_lr", 0), ("stage1_iters", -1), ("stage2_iters", 0.5),
+    ("adapt_lr", float("nan")), ("gate_lr", -0.1), ("stage1_iters", -1), ("stage2_iters", 0.5),
     ("affinity_fraction", 0.0), ("affinity_fraction", 2.0), ("k_range", (1, 3)), ("k_range", (5, 2)),
     ("k_range", (2,)), ("k_range", (2, 100)), ("features", "loss"), ("slope", "yes"), ("seed", -1),
     ("meta_weight_factor", 0.0), ("meta_weight_decay", -1.0), ("n_interior", 0), ("n_boundary", -3),

@@ -6,7 +6,12 @@ made by :mod:`lampinn.report`; :mod:`lampinn.results` reads them back. The sizes
 :data:`lampinn.settings.SIZES`; the methods are :data:`lampinn.methods.METHODS`.
 Every finished task is written to ``DIR/FAMILY.partial.json`` as it completes, and every
 meta-trained model to ``DIR/FAMILY.models/``, so an interrupted run started again skips what
-is done.
+is done. A run holds an exclusive lock on its family's files in ``DIR`` (:func:`lampinn.files.lock`): a
+second run on the same folder stops at once. A task whose training diverges is recorded as
+``{"diverged": true, "seconds": ..., "message": ...}`` with no MSE, so the run finishes and a resumed run
+moves on; the result shows ``null`` for its MSE and counts it in the method's ``diverged``. The partial
+file is checked against its schema when read (:func:`check_partial`); ``_seconds`` in it adds up the
+wall-clock time of every stretch of a resumed run.
 
 Every method's Adam rate and loss weights are tuned on training tasks, never on the unseen ones
 (:meth:`Run.tune`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
@@ -32,7 +37,7 @@ for. Every adaptation gets B/10 iterations; each task is trained on its own.
 from __future__ import annotations
 
 import datetime
-import json
+import math
 import os
 import platform
 import subprocess
@@ -47,9 +52,9 @@ import torch
 from . import settings
 from ._version import __version__
 from .core import LAMPINN, LAMPINNConfig
-from .files import atomic_write
-from .methods import ABLATIONS, LAMPINNMethod, Method, Prepared, get_method
-from .nn import MLP, default_device
+from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
+from .methods import ABLATIONS, METHODS, LAMPINNMethod, Method, Prepared, get_method
+from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
 from .protocol import Protocol
 from .report import markdown_table, plot
@@ -81,10 +86,14 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / f"{family.name}.models").mkdir(exist_ok=True)
         self.partial_path = self.out / f"{family.name}.partial.json"
-        self.done: dict[str, dict] = json.loads(self.partial_path.read_text()) if self.partial_path.exists() else {}
-        if self.done and self.done.get("_mode") != mode:
-            raise ValueError(f"{self.partial_path} holds a {self.done.get('_mode')!r} run; expected {mode!r} (use another --out)")
-        self.done["_mode"] = mode
+        self.done: dict[str, dict] = {}
+        if self.partial_path.exists():
+            self.done = check_partial(read_json(self.partial_path), self.partial_path, family.name, mode)
+        self.done["_mode"], self.done["_family"] = mode, family.name
+
+    def save(self) -> None:
+        """Write the resume file (atomically)."""
+        atomic_write(self.partial_path, dumps(self.done))
 
     # ---- configuration ------------------------------------------------------------------------
     @property
@@ -147,7 +156,7 @@ class Run:
             tuning["mse"][name], tuning["weight_mse"][name] = rates, factors
             tuning["lr"][name], tuning["weight"][name] = lr, float(min(factors, key=factors.get))
             tuning["seconds"][name] = time.perf_counter() - start
-            atomic_write(self.partial_path, json.dumps(self.done))
+            self.save()
         return tuning
 
     def config(self, method: Method, seed: int):
@@ -184,14 +193,13 @@ class Run:
         if isinstance(prepared.init, LAMPINN):
             prepared.init.save(path)
         else:
-            state = {k: v.detach().cpu() for k, v in prepared.init.state_dict().items()}
-            atomic_write(path, lambda fh: torch.save(state, fh))
+            save_state(prepared.init, path)
         self.done[key] = prepared.seconds
         return prepared
 
     def _load_mlp(self, path: Path, seed: int) -> MLP:
         net = self.protocol(seed).network(self.family)
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        load_state(net, path)
         return net.to(default_device(self.device))
 
     # ---- one task ------------------------------------------------------------------------------------
@@ -204,7 +212,15 @@ class Run:
         return {**result.metrics[0], "seconds": seconds}
 
     def run(self, methods: list[str], progress: bool = True) -> dict:
-        start = time.perf_counter()
+        """Tune, prepare and adapt every method on every task not done yet; the result (see :meth:`summarise`)."""
+        start, before = time.perf_counter(), self.done.get("_seconds", 0.0)
+
+        def record(key: str, value: dict) -> None:
+            self.done[key] = value
+            self.done["_seconds"] = before + time.perf_counter() - start
+            self.save()
+
+        self.save()  # an unwritable folder fails here, before anything is computed
         lam_based = [m for m in methods if isinstance(get_method(m), LAMPINNMethod)]
         if len(lam_based) < len(methods):
             self.tune()
@@ -216,18 +232,29 @@ class Run:
                 keys = [f"{method}/{seed}/{split}/{i}" for split in SPLITS for i in range(len(tasks[split]))]
                 if all(k in self.done for k in keys):
                     continue
-                prepared = self.prepare(method, seed)
+                try:
+                    prepared, failed = self.prepare(method, seed), None
+                except TrainingDiverged as err:  # meta-training diverged: every task of the method is diverged
+                    prepared, failed = None, str(err)
                 for split in SPLITS:
                     for i, theta in enumerate(tasks[split]):
                         key = f"{method}/{seed}/{split}/{i}"
                         if key in self.done:
                             continue
-                        self.done[key] = self.task(method, prepared, theta, seed)
-                        atomic_write(self.partial_path, json.dumps(self.done))
+                        t0 = time.perf_counter()
+                        try:
+                            if failed:
+                                raise TrainingDiverged(f"preparing {method} diverged: {failed}", None)
+                            row = self.task(method, prepared, theta, seed)
+                        except TrainingDiverged as err:
+                            row = {"diverged": True, "seconds": time.perf_counter() - t0, "message": str(err)}
+                        record(key, row)
                         if progress:
-                            print(f"{self.family.name} {method} seed {seed} {split} task {i}: "
-                                  f"MSE {self.done[key]['mse']:.3e}", flush=True)
-        return self.summarise(methods, time.perf_counter() - start)
+                            what = "diverged" if row.get("diverged") else f"MSE {row['mse']:.3e}"
+                            print(f"{self.family.name} {method} seed {seed} {split} task {i}: {what}", flush=True)
+        self.done["_seconds"] = before + time.perf_counter() - start
+        self.save()
+        return self.summarise(methods, self.done["_seconds"])
 
     # ---- results -------------------------------------------------------------------------------------
     def summarise(self, methods: list[str], seconds: float) -> dict:
@@ -238,11 +265,12 @@ class Run:
             n = len(self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())
             for method in methods:
                 rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in range(self.seeds)]
-                mse = np.array([[r["mse"] for r in seed_rows] for seed_rows in rows])
-                rel = np.array([[r["rel_l2"] for r in seed_rows] for seed_rows in rows])
+                mse = np.array([[r.get("mse", np.nan) for r in seed_rows] for seed_rows in rows])  # NaN: diverged
+                rel = np.array([[r.get("rel_l2", np.nan) for r in seed_rows] for seed_rows in rows])
                 target[method] = {
-                    "per_task_mse": mse.mean(axis=0).tolist(), "per_task_rel_l2": rel.mean(axis=0).tolist(),
-                    "mean_mse": float(mse.mean()), "std_over_seeds": float(mse.mean(axis=1).std()),
+                    "per_task_mse": _nulls(mse.mean(axis=0)), "per_task_rel_l2": _nulls(rel.mean(axis=0)),
+                    "mean_mse": _null(mse.mean()), "std_over_seeds": _null(mse.mean(axis=1).std()),
+                    "diverged": int(np.isnan(mse.mean(axis=0)).sum()),
                     "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in range(self.seeds)])),
                                 "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / self.seeds)},
                 }
@@ -250,6 +278,60 @@ class Run:
             out["tuning"] = self.tuning
         out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
         return out
+
+
+def _null(x: float) -> float | None:
+    """``x`` as a float, ``None`` (JSON ``null``) where a diverged task made it NaN."""
+    return float(x) if math.isfinite(x) else None
+
+
+def _nulls(xs: np.ndarray) -> list[float | None]:
+    return [_null(x) for x in xs]
+
+
+#: A finished task in the partial file: its metrics, or the mark of a diverged one.
+TASK_KEYS, DIVERGED_KEYS = {"mse", "rel_l2", "seconds"}, {"diverged", "seconds", "message"}
+
+
+def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict:
+    """The content of a partial (resume) file if it has the schema :meth:`Run.run` writes for this family and
+    mode; else a one-line ``ValueError`` naming the file and the field."""
+    mapping(path, "the file", done)
+    if done.get("_mode") != mode:
+        raise ValueError(f"{path} holds a {done.get('_mode')!r} run; expected {mode!r} (use another --out)")
+    if done.get("_family", family) != family:
+        raise fail(path, "_family", done["_family"], repr(family))
+    number(path, "_seconds", done.get("_seconds", 0.0))
+    if "_tuning" in done:
+        t = mapping(path, "_tuning", done["_tuning"], required={"lr", "weight"})
+        for what in ("lr", "weight"):
+            for k, v in mapping(path, f"_tuning.{what}", t[what]).items():
+                if k not in SETTINGS:
+                    raise fail(path, f"_tuning.{what}", k, "one of " + ", ".join(SETTINGS))
+                number(path, f"_tuning.{what}.{k}", v, 1e-12)
+    for key, value in done.items():
+        if key.startswith("_"):
+            if key not in ("_mode", "_family", "_seconds", "_tuning"):
+                raise fail(path, key, value, "no other '_' keys than _mode, _family, _seconds and _tuning")
+            continue
+        parts = key.split("/")
+        ok = len(parts) in (3, 4) and parts[0] in METHODS and parts[1].isdigit()
+        if len(parts) == 3:
+            ok = ok and parts[2] == "meta_seconds"
+        else:
+            ok = ok and parts[2] in SPLITS and parts[3].isdigit() and int(parts[3]) < 100
+        if not ok:
+            raise fail(path, "key", key, "METHOD/SEED/meta_seconds or METHOD/SEED/SPLIT/TASK")
+        if len(parts) == 3:
+            number(path, key, value)
+        elif isinstance(value, dict) and value.get("diverged") is True:
+            mapping(path, key, value, DIVERGED_KEYS)
+            number(path, f"{key}.seconds", value["seconds"])
+        else:
+            mapping(path, key, value, TASK_KEYS)
+            for k in TASK_KEYS:
+                number(path, f"{key}.{k}", value[k])
+    return done
 
 
 def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
@@ -276,14 +358,25 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
     fam = family if isinstance(family, Family) else get_family(family)
-    run = Run(fam, mode, Path(out), seeds, device)
-    result = run.run(methods, progress)
-    base = Path(out) / fam.name
-    atomic_write(base.with_suffix(".json"), json.dumps(result, indent=1))
-    atomic_write(base.with_suffix(".md"), markdown_table(result))
-    plot(result, base.with_suffix(".png"))
+    if mode not in settings.MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
+    check_device(device)  # an unavailable device fails here, before any folder is made
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; expected a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with lock(out, fam.name):
+        remove_orphans(out, fam.name)  # what a killed run left half-written
+        if (out / f"{fam.name}.models").is_dir():
+            remove_orphans(out / f"{fam.name}.models", "")
+        run = Run(fam, mode, out, seeds, device)
+        result = run.run(methods, progress)
+        base = out / fam.name
+        atomic_write(base.with_suffix(".json"), dumps(result, indent=1))
+        atomic_write(base.with_suffix(".md"), markdown_table(result))
+        plot(result, base.with_suffix(".png"))
     return result
 
 
-__all__ = ["DEFAULT_METHODS", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
+__all__ = ["DEFAULT_METHODS", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
            "provenance"]

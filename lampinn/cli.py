@@ -1,6 +1,6 @@
 """The ``lampinn`` command line.
 
-    lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz
+    lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
 """
@@ -25,9 +25,17 @@ def _theta(text: str) -> list[float]:
 
 def _reference(args: argparse.Namespace) -> None:
     fam = get_family(args.family)
-    sol = fam.reference(args.theta)
     theta = fam.validate(args.theta)
     out = os.path.abspath(args.out)
+    if os.path.isdir(out):
+        raise ValueError(f"--out {args.out!r} is a folder; expected a file name")
+    if os.path.lexists(out) and not args.force:
+        raise ValueError(f"--out {args.out!r} exists; pass --force to replace it")
+    if not os.path.isdir(os.path.dirname(out)):
+        raise ValueError(f"--out {args.out!r}: folder {os.path.dirname(out)!r} does not exist")
+    sol = fam.reference(theta)
+    if not np.all(np.isfinite(sol.values)):
+        raise ValueError(f"{fam.name}: the reference solution at {theta.tolist()} is not finite; expected a task the solver handles")
     arrays = dict(points=sol.points, values=sol.values, shape=np.array(sol.shape), theta=theta,
                   param_names=np.array(fam.param_names), input_names=np.array(fam.input_names),
                   output_names=np.array(fam.output_names), family=np.array(fam.name))
@@ -51,8 +59,14 @@ def _positive(text: str) -> int:
 def _benchmark(args: argparse.Namespace) -> None:
     from .benchmark import benchmark
 
+    from .nn import check_device
+
     if args.device not in (None, "cpu", "cuda"):
         raise ValueError(f"--device {args.device!r} is not one of cpu, cuda")
+    try:
+        check_device(args.device)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
     result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device)
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
 
@@ -88,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("family", choices=sorted(FAMILIES))
     ref.add_argument("--theta", required=True, type=_theta, help="the task's parameters, comma-separated, e.g. 0.01,1,0.25 (write --theta=-1,2,3 when the first is negative)")
     ref.add_argument("--out", required=True, help="the .npz file to write")
+    ref.add_argument("--force", action="store_true", help="replace --out if it exists")
     ref.set_defaults(run=_reference)
 
     from .methods import METHODS
@@ -119,9 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         args.run(args)
-    except ValueError as err:
-        p.exit(2, f"lampinn {args.command}: error: {err}\n")
+    except (ValueError, OSError) as err:  # every expected failure: bad input, bad files, a device, the disk
+        p.exit(2, f"lampinn {args.command}: error: {one_line(err)}\n")
     return 0
+
+
+def one_line(err: BaseException) -> str:
+    """The error as one line; an ``OSError`` as its reason and the file it concerns."""
+    if isinstance(err, OSError) and err.strerror:
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        text = f"{err.strerror}: {files}" if files else err.strerror
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

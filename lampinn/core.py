@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -24,13 +25,57 @@ import torch
 from ._version import __version__
 from .affinity import Clustering, Sessions, cluster, learning_affinity, representation, visit_order
 from .protocol import Protocol, central_task, pretrain
-from .files import atomic_write
-from .nn import ModularPINN, default_device, seed_everything
+from .files import atomic_write, fail, mapping
+from .nn import LIMITS, ModularPINN, check_bounds, check_size, default_device, seed_everything, state_sha256
 from .pde import Family, evaluate, get_family
 from .loss import weighted_total
 from .train import History, train
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
+
+#: What each numeric field of :class:`LAMPINNConfig` allows: (kind, low, high, low excluded); ints are whole numbers.
+#: The gates' rates may be 0 (gates frozen: ablation_fixed_routing adapts with adapt_gate_lr = 0).
+_ALLOWED = {
+    "budget": (int, 1, 10**7, False), "n_interior": (int, 1, 10**6, False), "n_boundary": (int, 1, 10**6, False),
+    "width": (int, 1, LIMITS["width"], False), "meta_depth": (int, 1, LIMITS["meta_depth"], False),
+    "stage1_iters": (int, 0, 10**7, False), "stage2_iters": (int, 0, 10**7, False), "seed": (int, 0, 2**32 - 1, False),
+    "lr": (float, 0, 10, True), "stage1_lr": (float, 0, 10, True), "gate_lr": (float, 0, 10, False),
+    "stage2_lr": (float, 0, 10, True), "adapt_lr": (float, 0, 10, True), "adapt_gate_lr": (float, 0, 10, False),
+    "dropout": (float, 0, 1, False), "affinity_fraction": (float, 0, 1, True), "closed_gate": (float, 0, 1, False),
+    "meta_weight_factor": (float, 0, 1e6, True), "meta_weight_decay": (float, 0, 1e3, False),
+}
+
+
+def _check_config(cfg: LAMPINNConfig) -> None:
+    """One-line ``ValueError`` naming the first field of ``cfg`` that holds a value it does not allow."""
+    def bad(name, expected):
+        return ValueError(f"LAMPINNConfig.{name} = {getattr(cfg, name)!r} is invalid; expected {expected}")
+
+    for name, (kind, low, high, open_low) in _ALLOWED.items():
+        v = getattr(cfg, name)
+        number = isinstance(v, (int, np.integer)) if kind is int else isinstance(v, (int, float, np.integer, np.floating))
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        if name == "dropout":
+            span = "[0, 1)"
+        if (not number or isinstance(v, bool) or not math.isfinite(v) or v < low or v > high or (open_low and v == low)
+                or (name == "dropout" and v >= 1)):
+            raise bad(name, ("a whole number" if kind is int else "a number") + f" in {span}")
+    if cfg.features not in FEATURES:
+        raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
+    for name in ("slope", "stage2_balance", "term_balance"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise bad(name, "True or False")
+    k = cfg.k_range
+    if (not isinstance(k, (tuple, list)) or len(k) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in k)
+            or not 2 <= k[0] <= k[1] <= LIMITS["n_clusters"]):
+        raise bad("k_range", f"two whole numbers (low, high) with 2 <= low <= high <= {LIMITS['n_clusters']}")
+    if cfg.n_clusters is not None:
+        try:
+            check_size("n_clusters", cfg.n_clusters)
+        except ValueError:
+            raise bad("n_clusters", f"None or a whole number in [1, {LIMITS['n_clusters']}]") from None
+    if cfg.device is not None and not isinstance(cfg.device, str):
+        raise bad("device", "None, 'cpu' or 'cuda'")
 
 
 @dataclass
@@ -64,6 +109,9 @@ class LAMPINNConfig:
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     seed: int = 0
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_config(self)
 
     def protocol(self) -> Protocol:
         """The baselines' protocol with the same budget, points, rate, seed and device."""
@@ -276,8 +324,9 @@ class LAMPINN:
         """Write the meta-trained network with its representation and clustering; no code is pickled."""
         if self.model is None:
             raise ValueError("nothing to save: the model is not meta-trained")
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         meta = {
-            "format": "lampinn-lampinn-1", "version": __version__, "family": self.family.name,
+            "format": "lampinn-lampinn-2", "sha256": state_sha256(state), "version": __version__, "family": self.family.name,
             "config": asdict(self.config), "model": self.model.config, "tasks": self.tasks.tolist(),
             "representation": self.representation.tolist(), "labels": self.clustering.labels.tolist(),
             "k": self.clustering.k, "centers": self.clustering.centers.tolist(),
@@ -285,28 +334,30 @@ class LAMPINN:
             "stability": self.clustering.stability, "rounds": self.rounds,
             "curves": self.sessions.curves.tolist() if self.sessions is not None else None,
         }
-        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        atomic_write(path, lambda fh: torch.save({"meta": json.dumps(meta), "state": state}, fh))
+        atomic_write(path, lambda fh: torch.save({"meta": json.dumps(meta, allow_nan=False), "state": state}, fh))
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None, family: Family | None = None) -> LAMPINN:
         """Read a file written by :meth:`save` (``torch.load(weights_only=True)``: nothing is executed).
 
         ``family`` is needed for a family of your own (the built-in ones are found by name); its name
-        must match the file's.
+        must match the file's. The metadata is checked by :func:`check_checkpoint` before any network is built,
+        and the weights against the SHA-256 stored with them.
         """
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
-            meta = json.loads(blob["meta"])
+            meta = json.loads(blob["meta"], parse_constant=lambda c: float("nan"))
             state = blob["state"]
         except FileNotFoundError:
             raise
         except Exception as err:  # truncated, corrupt or not a checkpoint at all
             raise ValueError(f"{path}: not a readable LAM-PINN checkpoint ({type(err).__name__})") from None
-        if meta.get("format") != "lampinn-lampinn-1":
-            raise ValueError(f"{path}: unknown checkpoint format {meta.get('format')!r}; expected 'lampinn-lampinn-1'")
-        config = LAMPINNConfig(**{**meta["config"], "k_range": tuple(meta["config"]["k_range"]), "device": device})
-        model = ModularPINN(**{**meta["model"], "input_bounds": [tuple(b) for b in meta["model"]["input_bounds"]]})
+        check_checkpoint(meta, state, path)
+        try:
+            config = LAMPINNConfig(**{**meta["config"], "k_range": tuple(meta["config"]["k_range"]), "device": device})
+            model = ModularPINN(**{**meta["model"], "input_bounds": [tuple(b) for b in meta["model"]["input_bounds"]]})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None
         try:
             model.load_state_dict(state)
         except RuntimeError:
@@ -319,6 +370,9 @@ class LAMPINN:
                                  f"LAMPINN.load(path, family=YourFamily())") from None
         elif family.name != meta["family"]:
             raise ValueError(f"{path}: a checkpoint of family {meta['family']!r}, not {family.name!r}")
+        if family.in_dim != model.config["in_dim"] or family.out_dim != model.config["out_dim"]:
+            raise ValueError(f"{path}: a network of {model.config['in_dim']} inputs and {model.config['out_dim']} outputs; "
+                             f"{family.name} has {family.in_dim} and {family.out_dim}")
         out = cls(config=config, family=family, model=model.to(default_device(device)), tasks=np.array(meta["tasks"]),
                   representation=np.array(meta["representation"]), rounds=meta["rounds"], version=meta["version"])
         out.clustering = Clustering(np.array(meta["labels"]), meta["k"], np.array(meta["centers"]),
@@ -329,3 +383,59 @@ class LAMPINN:
             p.requires_grad_(False)
         out.points = family.points(config.n_interior, config.n_boundary, seed=config.seed, device=device)
         return out
+
+
+#: The metadata keys of each checkpoint format. ``lampinn-lampinn-1`` is the format of the committed checkpoints in
+#: ``results/*.models/`` (written before weights were hashed): it is read without a hash check, and only it.
+CHECKPOINT_KEYS = {"format", "version", "family", "config", "model", "tasks", "representation", "labels", "k", "centers",
+                   "silhouette", "stability", "rounds", "curves"}
+FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT_KEYS | {"sha256"}}
+#: Configuration fields added after format 1: its files may lack them (they then take the defaults they were run with).
+LATER_FIELDS = {"meta_weight_decay", "meta_weight_factor", "stage2_balance", "term_balance"}
+MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
+
+
+def check_checkpoint(meta, state, path: str | os.PathLike = "checkpoint") -> None:
+    """A one-line ``ValueError`` naming ``path`` and the field unless the checkpoint's metadata has its format's
+    keys exactly, a configuration with every field of :class:`LAMPINNConfig` (none missing, none extra), a network
+    within :data:`lampinn.nn.LIMITS`, clustering of the network's size, and weights matching their SHA-256."""
+    mapping(path, "metadata", meta)
+    if meta.get("format") not in FORMATS:
+        raise ValueError(f"{path}: unknown checkpoint format {meta.get('format')!r}; expected one of {', '.join(FORMATS)}")
+    mapping(path, "metadata", meta, FORMATS[meta["format"]])
+    names = {f.name for f in fields(LAMPINNConfig)}
+    if meta["format"] == "lampinn-lampinn-1":
+        mapping(path, "config", meta["config"], required=names - LATER_FIELDS)
+        mapping(path, "config", meta["config"], {*names} if set(meta["config"]) - names else set(meta["config"]))
+    else:
+        mapping(path, "config", meta["config"], names)
+    net = mapping(path, "model", meta["model"], MODEL_KEYS)
+    for name in MODEL_KEYS - {"dropout", "input_bounds"}:
+        try:
+            check_size(name, net[name])
+        except ValueError:
+            raise fail(path, f"model.{name}", net[name], f"a whole number in [1, {LIMITS[name]}]") from None
+    try:
+        check_bounds(net["input_bounds"], net["in_dim"])
+    except ValueError as err:
+        raise ValueError(f"{path}: model.{err}") from None
+    if not isinstance(meta["family"], str):
+        raise fail(path, "family", meta["family"], "a family name")
+    k = meta["k"]
+    if k != net["n_clusters"]:
+        raise fail(path, "k", k, f"{net['n_clusters']}, the network's n_clusters")
+    labels, tasks = meta["labels"], meta["tasks"]
+    if not isinstance(tasks, list) or not tasks or not isinstance(labels, list) or len(labels) != len(tasks):
+        raise fail(path, "labels", labels, "one cluster label per training task")
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < k for v in labels):
+        raise fail(path, "labels", labels, f"whole numbers in [0, {k})")
+    for name in ("tasks", "representation", "centers", "curves"):
+        values = np.asarray(meta[name] if meta[name] is not None else [], dtype=object).ravel()
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+            raise fail(path, name, meta[name], "finite numbers")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: the weights are not a dictionary of tensors")
+    if "sha256" in meta and state_sha256(state) != meta["sha256"]:
+        raise ValueError(f"{path}: the weights' SHA-256 does not match the one stored: the file is corrupt or was altered")
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        raise ValueError(f"{path}: the weights hold NaN or infinite values")

@@ -2,12 +2,93 @@
 (chapter 3), LAM-PINN's modular network (chapter 7), and device and seeding helpers."""
 from __future__ import annotations
 
+import hashlib
+import math
+import os
 import random
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+#: The largest networks built here: sizes are checked against these before any weight is allocated.
+LIMITS = {"in_dim": 16, "out_dim": 16, "width": 4096, "depth": 64, "meta_depth": 64, "n_clusters": 64}
+
+
+def check_size(name: str, value, low: int = 1) -> int:
+    """``value`` if it is a whole number in ``[low, LIMITS[name]]``; else a one-line ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= LIMITS[name]:
+        raise ValueError(f"{name} = {value!r} is invalid; expected a whole number in [{low}, {LIMITS[name]}]")
+    return int(value)
+
+
+def check_bounds(input_bounds, in_dim: int) -> list[tuple[float, float]]:
+    """One finite ``(low, high)`` with ``low < high`` per input; else a one-line ``ValueError``."""
+    if input_bounds is None:
+        return [(-1.0, 1.0)] * in_dim
+    try:
+        bounds = [(float(lo), float(hi)) for lo, hi in input_bounds]
+    except (TypeError, ValueError):
+        raise ValueError(f"input_bounds = {input_bounds!r} is invalid; expected one (low, high) pair per input") from None
+    if len(bounds) != in_dim:
+        raise ValueError(f"input_bounds has {len(bounds)} intervals, expected one per input ({in_dim})")
+    for lo, hi in bounds:
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"input_bounds interval ({lo}, {hi}) is invalid; expected finite numbers with low < high")
+    return bounds
+
+
+def check_device(device: str | torch.device | None) -> torch.device:
+    """The device to use (:func:`default_device`) if this PyTorch build can use it; else a one-line ``ValueError``."""
+    try:
+        dev = default_device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a device ({str(err).splitlines()[0]})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available: this PyTorch ({torch.__version__}) sees no CUDA device; use cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported; expected cpu or cuda")
+    return dev
+
+
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """The SHA-256 of a state dict's names, dtypes, shapes and values (stored in checkpoints, checked on load)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        t = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_state(model: nn.Module, path: str | os.PathLike) -> None:
+    """Write a network's weights with their SHA-256 (format ``lampinn-state-1``), atomically."""
+    from .files import atomic_write
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    blob = {"format": "lampinn-state-1", "sha256": state_sha256(state), "state": state}
+    atomic_write(path, lambda fh: torch.save(blob, fh))
+
+
+def load_state(model: nn.Module, path: str | os.PathLike) -> None:
+    """Load weights written by :func:`save_state` into ``model``; a one-line ``ValueError`` naming the file if it
+    is unreadable, of another format, altered (SHA-256) or of another network."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable weights file ({type(err).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != "lampinn-state-1" or set(blob) != {"format", "sha256", "state"}:
+        raise ValueError(f"{path}: not a weights file of format 'lampinn-state-1'")
+    if not isinstance(blob["state"], dict) or state_sha256(blob["state"]) != blob["sha256"]:
+        raise ValueError(f"{path}: the weights' SHA-256 does not match the one stored: the file is corrupt")
+    try:
+        model.load_state_dict(blob["state"])
+    except RuntimeError:
+        raise ValueError(f"{path}: the weights do not match the network") from None
+
 
 class Sine(nn.Module):
     """sin(x) as a module, for SIREN-style networks."""
@@ -53,12 +134,9 @@ class MLP(nn.Module):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
-        if min(in_dim, out_dim, width, depth) < 1:
-            raise ValueError(f"in_dim, out_dim, width and depth must be >= 1, got {in_dim}, {out_dim}, {width}, {depth}")
-        if input_bounds is None:
-            input_bounds = [(-1.0, 1.0)] * in_dim
-        if len(input_bounds) != in_dim:
-            raise ValueError(f"input_bounds has {len(input_bounds)} intervals, expected one per input ({in_dim})")
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
+            check_size(name, value)
+        input_bounds = check_bounds(input_bounds, in_dim)
         self.config = {"in_dim": in_dim, "out_dim": out_dim, "width": width, "depth": depth, "activation": activation,
                        "input_bounds": [tuple(map(float, b)) for b in input_bounds]}  # enough to rebuild it
         low = torch.tensor([b[0] for b in input_bounds], dtype=torch.float32)
@@ -109,10 +187,11 @@ class ModularPINN(nn.Module):
         input_bounds: Sequence[tuple[float, float]] | None = None,
     ) -> None:
         super().__init__()
-        if n_clusters < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("n_clusters", n_clusters), ("width", width),
+                            ("meta_depth", meta_depth)):
+            check_size(name, value)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         scaler = MLP(in_dim, out_dim, 1, 1, input_bounds=input_bounds)  # reuse its input scaling
         self.register_buffer("shift", scaler.shift)
         self.register_buffer("scale", scaler.scale)

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
-from .results import PUBLISHED, committed
+from .results import FAMILY_ORDER, PUBLISHED, committed
+
+
+def _mse(m: dict, fmt: str = ".3e") -> str:
+    """A method's mean MSE, or how many of its tasks diverged (then it has none)."""
+    return f"{m['mean_mse']:{fmt}}" if m["mean_mse"] is not None else f"diverged on {m.get('diverged', '?')} tasks"
 
 #: The six methods of the benchmark chapters' main comparison, in table order.
 MAIN_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn")
@@ -26,8 +31,8 @@ def markdown_table(result: dict) -> str:
     ref = result["methods"].get("lampinn", {}).get("mean_mse")
     lines = ["| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
     for name, m in result["methods"].items():
-        ratio = f"{m['mean_mse'] / ref:.2f}" if ref else "-"
-        lines.append(f"| {name} | {m['mean_mse']:.3e} | {ratio} | {result['ood'][name]['mean_mse']:.3e} | "
+        ratio = f"{m['mean_mse'] / ref:.2f}" if ref and m["mean_mse"] is not None else "-"
+        lines.append(f"| {name} | {_mse(m)} | {ratio} | {_mse(result['ood'][name])} | "
                      f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
     p = result["provenance"]
     lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
@@ -74,7 +79,7 @@ def paper_comparison(result: dict) -> str:
 
 def wins(result: dict, against: tuple[str, ...] = MAIN_METHODS[:-1], method: str = "lampinn") -> dict[str, int]:
     """On how many unseen tasks ``method`` has a lower MSE than each of ``against``."""
-    per_task = {m: np.array(result["methods"][m]["per_task_mse"]) for m in (*against, method)}
+    per_task = {m: np.array(result["methods"][m]["per_task_mse"], dtype=float) for m in (*against, method)}  # NaN: diverged
     return {m: int(np.sum(per_task[method] < per_task[m])) for m in against}
 
 
@@ -83,10 +88,12 @@ def plot_bars(ax, result: dict, methods: list[str] | None = None, split: str = "
     rows = {k: v for k, v in result[split].items() if methods is None or k in methods}
     width = 0.85 / len(rows)
     for i, (name, m) in enumerate(rows.items()):
-        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, m["per_task_mse"], width, label=name)
+        ax.bar(np.arange(len(m["per_task_mse"])) + i * width, np.array(m["per_task_mse"], dtype=float), width,
+               label=name if not m.get("diverged") else f"{name} ({m['diverged']} diverged)")
     ax.set_xticks(np.arange(len(m["per_task_mse"])) + 0.425 - width / 2, range(len(m["per_task_mse"])))
     which = "unseen" if split == "methods" else "OOD"
-    ax.set(yscale="log", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
+    measured = any(v for m in rows.values() for v in m["per_task_mse"])  # every task diverged: no log axis
+    ax.set(yscale="log" if measured else "linear", xlabel=f"{which} task", ylabel="MSE on the evaluation grid",
            title=f"{result['family']} ({result['mode']} mode, B = {result['budget']['full']})")
     ax.legend(fontsize=9, ncol=min(len(rows), 6), loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
 
@@ -106,9 +113,25 @@ def plot(result: dict, path: str | os.PathLike) -> None:
 
 
 def headline(folder: str | os.PathLike | None = None) -> str:
-    """The headline table, generated from the committed results: unseen mean MSE per family and method."""
+    """The headline table, generated from the committed results: unseen mean MSE per family and method.
+
+    Every result must be of the same mode and budget, and have a mean MSE for each column (a ``ValueError``
+    naming the file otherwise); a family without a result file is named under the table, never dropped silently.
+    """
     results = committed(folder)
     cols = ("lampinn", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
+    first = results[0]
+    for r in results:
+        where = f"{r['family']}.json"
+        if (r["mode"], r["budget"]["full"]) != (first["mode"], first["budget"]["full"]):
+            raise ValueError(f"{where} is a {r['mode']} run with B = {r['budget']['full']}, {first['family']}.json a "
+                             f"{first['mode']} run with B = {first['budget']['full']}; the headline needs one mode and budget")
+        for c in cols:
+            if c not in r["methods"]:
+                raise ValueError(f"{where} has no {c} result; the headline needs {', '.join(cols)}")
+            if r["methods"][c]["mean_mse"] is None:
+                raise ValueError(f"{where}: {c} diverged on {r['methods'][c].get('diverged')} unseen tasks; "
+                                 f"the headline needs a mean MSE for every method")
     lines = ["| family | LAM-PINN (B/10) | scratch (B) | scratch (B/10) | transfer (B/10) | MAML (B/10) | Reptile (B/10) "
              "| scratch (B) / LAM-PINN | LAM-PINN beats transfer, MAML, Reptile |", "|---" * 9 + "|"]
     ratios = []
@@ -119,7 +142,8 @@ def headline(folder: str | os.PathLike | None = None) -> str:
         lines.append(f"| {r['family']} | " + " | ".join(f"{mse[c]:.3g}" for c in cols) + f" | {ratios[-1]:.3g} | {beats} |")
     lines.append(f"\nGeometric mean of scratch (B) / LAM-PINN over the families: {np.exp(np.mean(np.log(ratios))):.3g} "
                  f"(the paper reports 19.7). Mean MSE over the 10 unseen tasks, B = {results[0]['budget']['full']} "
-                 f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`.")
+                 f"({results[0]['mode']} mode); generated from `results/` by `lampinn headline`."
+                 + "".join(f" No {f} result: it is left out." for f in FAMILY_ORDER if f not in {r["family"] for r in results}))
     return "\n".join(lines) + "\n"
 
 

@@ -7,12 +7,12 @@ LAM-PINN, so it imports :mod:`lampinn.core` when called.)
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import settings
+from .files import fail, mapping, number, read_json
 
 if TYPE_CHECKING:
     from .core import LAMPINN
@@ -49,7 +49,73 @@ def load(family: str, folder: str | os.PathLike | None = None) -> dict:
     path = results_dir(folder) / f"{family}.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; make it with: lampinn benchmark {family} --mode full --out {path.parent}")
-    return json.loads(path.read_text())
+    return check_result(read_json(path), path, family)
+
+
+#: The keys of a result file, of each method's entry, and of its provenance.
+RESULT_KEYS = {"family", "mode", "budget", "sizes", "methods", "ood", "provenance"}
+METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seconds"}
+PROVENANCE_KEYS = {"version", "git_commit", "torch", "device", "mode", "date", "command", "seeds", "seconds"}
+
+
+def check_result(result, path: str | os.PathLike = "result", family: str | None = None) -> dict:
+    """``result`` if it has the schema of a benchmark result (``lampinn.benchmark.Run.summarise``'s); else a
+    one-line ``ValueError`` naming ``path``, the field, its value and what was expected.
+
+    Every MSE is a finite number >= 0, or ``null`` for a task whose training diverged (then the method's
+    ``diverged`` counts them and its ``mean_mse`` is ``null``); ``family`` is the name the file must carry.
+    """
+    mapping(path, "the file", result, required=RESULT_KEYS)
+    if not isinstance(result["family"], str) or (family is not None and result["family"] != family):
+        raise fail(path, "family", result["family"], repr(family) if family else "a family name")
+    if result["mode"] not in settings.MODES:
+        raise fail(path, "mode", result["mode"], "one of " + ", ".join(settings.MODES))
+    budget = mapping(path, "budget", result["budget"], {"full", "adapt"})
+    for k in budget:
+        number(path, f"budget.{k}", budget[k], 1, integer=True)
+    for k, v in mapping(path, "sizes", result["sizes"]).items():
+        number(path, f"sizes.{k}", v, 0, integer=True)
+    methods = mapping(path, "methods", result["methods"])
+    if not methods:
+        raise fail(path, "methods", methods, "at least one method")
+    mapping(path, "ood", result["ood"], set(methods))
+    n_tasks = {}
+    for split in ("methods", "ood"):
+        for name, m in result[split].items():
+            where = f"{split}.{name}"
+            mapping(path, where, m, required=METHOD_KEYS)
+            mse, rel = m["per_task_mse"], m["per_task_rel_l2"]
+            if not isinstance(mse, list) or not mse or not isinstance(rel, list) or len(rel) != len(mse):
+                raise fail(path, f"{where}.per_task_mse", mse, "a non-empty list as long as per_task_rel_l2")
+            if n_tasks.setdefault(split, len(mse)) != len(mse):
+                raise fail(path, f"{where}.per_task_mse", f"{len(mse)} tasks", f"{n_tasks[split]} like the other methods")
+            for i, (a, b) in enumerate(zip(mse, rel)):
+                number(path, f"{where}.per_task_mse[{i}]", a, optional=True)
+                number(path, f"{where}.per_task_rel_l2[{i}]", b, optional=True)
+            diverged = sum(v is None for v in mse)
+            if m.get("diverged", 0) != diverged:
+                raise fail(path, f"{where}.diverged", m.get("diverged", 0), f"{diverged}, the tasks whose MSE is null")
+            number(path, f"{where}.mean_mse", m["mean_mse"], optional=True)
+            if (m["mean_mse"] is None) != (diverged > 0):
+                raise fail(path, f"{where}.mean_mse", m["mean_mse"], "null exactly when some task diverged")
+            number(path, f"{where}.std_over_seeds", m["std_over_seeds"], optional=True)
+            seconds = mapping(path, f"{where}.seconds", m["seconds"], {"meta", "adapt"})
+            for k in seconds:
+                number(path, f"{where}.seconds.{k}", seconds[k])
+    p = mapping(path, "provenance", result["provenance"], required=PROVENANCE_KEYS)
+    if p["mode"] != result["mode"]:
+        raise fail(path, "provenance.mode", p["mode"], f"{result['mode']!r}, the result's mode")
+    number(path, "provenance.seeds", p["seeds"], 1, integer=True)
+    number(path, "provenance.seconds", p["seconds"])
+    for k in PROVENANCE_KEYS - {"seeds", "seconds"}:
+        if not isinstance(p[k], str):
+            raise fail(path, f"provenance.{k}", p[k], "a string")
+    if "tuning" in result:
+        t = mapping(path, "tuning", result["tuning"], required={"lr", "weight"})
+        for what in ("lr", "weight"):
+            for k, v in mapping(path, f"tuning.{what}", t[what]).items():
+                number(path, f"tuning.{what}.{k}", v, 1e-12)
+    return result
 
 
 def committed(folder: str | os.PathLike | None = None) -> list[dict]:
@@ -82,4 +148,4 @@ def load_model(family: str, folder: str | os.PathLike | None = None, method: str
     return with_tuning(model, load(family, folder).get("tuning", {}))
 
 
-__all__ = ["FAMILY_ORDER", "PUBLISHED", "committed", "load", "load_model", "results_dir", "with_tuning"]
+__all__ = ["FAMILY_ORDER", "PUBLISHED", "committed", "load", "load_model", "results_dir", "with_tuning", "check_result"]

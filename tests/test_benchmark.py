@@ -186,8 +186,9 @@ def test_resume_skips_finished_tasks(tmp_path, small, monkeypatch):
 
 
 def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
-    (tmp_path / "burgers.partial.json").write_text(json.dumps({"_mode": "ci", "scratch_adapt/0/unseen/0": {"mse": 1.0}}))
-    assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path).done["scratch_adapt/0/unseen/0"] == {"mse": 1.0}
+    row = {"mse": 1.0, "rel_l2": 0.5, "seconds": 2.0}
+    (tmp_path / "burgers.partial.json").write_text(json.dumps({"_mode": "ci", "scratch_adapt/0/unseen/0": row}))
+    assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path).done["scratch_adapt/0/unseen/0"] == row
     with pytest.raises(ValueError, match="holds a 'ci' run; expected 'default' \\(use another --out\\)"):
         bm.Run(lampinn.get_family("burgers"), "default", tmp_path)
     with pytest.raises(ValueError, match="--seeds must be >= 1, got 0"):

@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ import lampinn
 from lampinn.affinity import Sessions, cluster, learning_affinity, representation, visit_order
 from lampinn.protocol import Protocol
 from lampinn.core import LAMPINN, LAMPINNConfig
-from lampinn.nn import MLP, ModularPINN
+from lampinn.nn import MLP, ModularPINN, state_sha256
 
 TINY = LAMPINNConfig(budget=60, n_interior=128, n_boundary=32, width=16, stage1_iters=4, stage2_iters=3,
                      affinity_fraction=0.1, device="cpu")
@@ -28,7 +29,7 @@ def test_modular_network_shapes_and_gate_clamping():
     with torch.no_grad():
         m.gates.copy_(torch.tensor([0.0, 0.0, 0.0]))
     assert torch.allclose(m.features(x), m.basis((x - m.shift) * m.scale))
-    with pytest.raises(ValueError, match="n_clusters must be >= 1"):
+    with pytest.raises(ValueError, match="n_clusters = 0 is invalid"):
         ModularPINN(2, 1, n_clusters=0)
 
 
@@ -196,6 +197,8 @@ def test_corrupt_truncated_and_mismatched_files_fail_in_one_line(trained, tmp_pa
         assert "\n" not in str(info.value)
     blob = torch.load(path, weights_only=True)
     blob["state"]["gates"] = torch.zeros(7)
+    meta = json.loads(blob["meta"])
+    blob["meta"] = json.dumps({**meta, "sha256": state_sha256(blob["state"])})  # consistent, but not this network
     torch.save(blob, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="do not match the network"):
         LAMPINN.load(tmp_path / "mismatch.pt")

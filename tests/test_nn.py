@@ -44,7 +44,7 @@ def test_same_seed_same_weights_and_activations():
     "kwargs, match",
     [
         ({"activation": "relu6"}, "unknown activation 'relu6'"),
-        ({"width": 0}, "must be >= 1"),
+        ({"width": 0}, "width = 0 is invalid"),
         ({"input_bounds": [(0, 1)]}, "one per input"),
     ],
 )

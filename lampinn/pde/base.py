@@ -92,6 +92,7 @@ class Family(ABC):
     loss_weights: dict[str, float]
     positive: tuple[str, ...] = ()  # parameters that must be > 0 to be physical
     log_params: tuple[str, ...] = ()  # parameters spanning a decade or more: designs treat them on a log scale
+    limits: dict[str, tuple[float, float]] = {}  # where the reference solver is reliable; validate refuses the rest
     # The fixed held-out tasks, stored as data (draw them once with lampinn.pde.draw_unseen / draw_ood):
     unseen: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the bounds, off the training grid
     ood: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the 130% box, outside the design box
@@ -144,6 +145,10 @@ class Family(ABC):
                 raise ValueError(f"{self.name}: parameter {name} = {value} is not finite; expected a real number")
             if name in self.positive and value <= 0:
                 raise ValueError(f"{self.name}: parameter {name} = {value:g} is not physical; expected {name} > 0")
+            low, high = self.limits.get(name, (-np.inf, np.inf))
+            if not low <= value <= high:
+                raise ValueError(f"{self.name}: parameter {name} = {value:g} is outside [{low:g}, {high:g}], "
+                                 f"where the reference solver is reliable")
         return arr
 
     def in_bounds(self, theta: Sequence[float] | np.ndarray) -> bool:
@@ -288,8 +293,12 @@ def predict(model: Model, points: np.ndarray, batch: int = 65536) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(points), batch):
             x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=dev)
-            out.append(model(x).double().cpu().numpy())
-    return np.concatenate(out).reshape(len(points), -1)
+            y = torch.as_tensor(model(x))
+            if y.dim() == 0 or y.shape[0] != len(x):
+                raise ValueError(f"the model maps {len(x)} points to an output of shape {tuple(y.shape)}; "
+                                 f"expected one row per point")
+            out.append(y.double().cpu().numpy().reshape(len(x), -1))
+    return np.concatenate(out)
 
 
 def evaluate(model: Model, family: Family, theta: Sequence[float] | np.ndarray) -> dict[str, float]:
@@ -298,7 +307,14 @@ def evaluate(model: Model, family: Family, theta: Sequence[float] | np.ndarray) 
     Both compare ``family.metric_values`` (for elasticity, the displacement magnitude).
     """
     ref = family.reference(theta)
-    pred = family.metric_values(predict(model, ref.points))
+    raw = predict(model, ref.points)
+    if raw.shape != ref.values.shape:
+        raise ValueError(f"{family.name}: the model's output has shape {raw.shape}; expected {ref.values.shape} "
+                         f"({len(ref.points)} points, outputs {', '.join(family.output_names)})")
+    bad = int(np.sum(~np.isfinite(raw)))
+    if bad:
+        raise ValueError(f"{family.name}: the model's output holds {bad} NaN or infinite values of {raw.size}; expected finite values")
+    pred = family.metric_values(raw)
     true = family.metric_values(ref.values)
     err = pred - true
     return {"mse": float(np.mean(err**2)), "rel_l2": float(np.linalg.norm(err) / np.linalg.norm(true))}

@@ -76,6 +76,7 @@ class Burgers(Family):
     domain = ((-1.0, 1.0), (0.0, 1.0))
     loss_weights = {"residual": 1.0, "boundary": 10.0, "initial": 10.0}
     positive = ("nu",)
+    limits = {"nu": (1e-3, 1.0), "A": (-3.0, 3.0), "w": (-1.0, 2.0)}  # where the Cole-Hopf quadrature is finite and fast
     log_params = ("nu",)
     # Drawn once by `python -m lampinn.pde.designs burgers` (seeded Latin hypercube), stored here.
     unseen = (

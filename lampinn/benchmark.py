@@ -51,9 +51,9 @@ import torch
 
 from . import settings
 from ._version import __version__
-from .core import LAMPINN, LAMPINNConfig
+from .core import LAMPINN
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
-from .methods import ABLATIONS, METHODS, LAMPINNMethod, Method, Prepared, get_method
+from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method
 from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
 from .protocol import Protocol
@@ -161,12 +161,10 @@ class Run:
 
     def config(self, method: Method, seed: int):
         """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
-        s = self.sizes
         if isinstance(method, LAMPINNMethod):
-            return LAMPINNConfig(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"],
-                                 stage1_iters=s["stage1"], stage2_iters=s["stage2"], seed=seed, device=self.device)
-        if hasattr(method, "algorithm"):
-            return replace(method.default_config(), meta_iters=s[method.algorithm])
+            return method.default_config(self.protocol(seed), self.sizes)
+        if isinstance(method, MetaLearned):
+            return method.default_config(self.sizes)
         return None
 
     # ---- preparing each method (meta-training), cached on disk --------------------------------------

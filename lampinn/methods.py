@@ -118,9 +118,9 @@ class MetaLearned(FineTuned):
     algorithm: str = "maml"
     first_order: bool = False
 
-    def default_config(self) -> MetaConfig:
-        """Chapter 4's settings, with the current mode's number of meta-iterations."""
-        iters = settings.sizes()[self.algorithm]
+    def default_config(self, sizes: dict[str, int] | None = None) -> MetaConfig:
+        """Chapter 4's settings, with the meta-iterations of ``sizes`` (default: the current mode's)."""
+        iters = (sizes or settings.sizes())[self.algorithm]
         if self.algorithm == "maml":
             return MetaConfig(meta_iters=iters, meta_batch=5, inner_steps=1, inner_lr=1e-3, outer_lr=1e-3)
         return MetaConfig(meta_iters=iters, meta_batch=5, inner_steps=20, inner_lr=1e-3, outer_lr=0.5)
@@ -142,9 +142,10 @@ class LAMPINNMethod(Method):
         """Whether the changes act only when adapting (then LAM-PINN's meta-trained network serves)."""
         return set(self.changes) <= ADAPT_ONLY
 
-    def default_config(self, protocol: Protocol) -> LAMPINNConfig:
-        """The protocol's budget, rate, points, seed and device, with the current mode's stage lengths."""
-        s = settings.sizes()
+    def default_config(self, protocol: Protocol, sizes: dict[str, int] | None = None) -> LAMPINNConfig:
+        """The protocol's budget, rate, points, seed and device, with the stage lengths of ``sizes`` (default:
+        the current mode's)."""
+        s = sizes or settings.sizes()
         return LAMPINNConfig(budget=protocol.budget, lr=protocol.lr, n_interior=protocol.n_interior,
                              n_boundary=protocol.n_boundary, stage1_iters=s["stage1"], stage2_iters=s["stage2"],
                              seed=protocol.seed, device=protocol.device)

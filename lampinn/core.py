@@ -62,7 +62,7 @@ def _check_config(cfg: LAMPINNConfig) -> None:
             raise bad(name, ("a whole number" if kind is int else "a number") + f" in {span}")
     if cfg.features not in FEATURES:
         raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
-    for name in ("slope", "stage2_balance", "term_balance"):
+    for name in ("slope", "stage2_balance", "term_balance", "output_scale", "normalize_features"):
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "True or False")
     k = cfg.k_range
@@ -105,6 +105,8 @@ class LAMPINNConfig:
     meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting)
     term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task
     meta_weight_decay: float = 0.0  # L2 weight decay on the meta network in stages 1 and 2 (against saturation)
+    output_scale: bool = False  # the network predicts u / family.output_scale(theta): every task of order one
+    normalize_features: bool = False  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN normalize)
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     seed: int = 0
@@ -191,7 +193,7 @@ class LAMPINN:
         start = time.perf_counter()
         seed_everything(cfg.seed)
         self.model = ModularPINN(family.in_dim, family.out_dim, self.clustering.k, cfg.width, cfg.meta_depth, cfg.dropout,
-                                 input_bounds=family.domain).to(default_device(cfg.device))
+                                 input_bounds=family.domain, normalize=cfg.normalize_features).to(default_device(cfg.device))
         self.points = family.points(cfg.n_interior, cfg.n_boundary, seed=cfg.seed, device=cfg.device)
         # The basis is learned once, on the central task with every gate half open, then frozen.
         self.history["pretrain"] = train(self.model, self._loss(self.tasks[anchor], balance=cfg.term_balance),
@@ -209,15 +211,21 @@ class LAMPINN:
         self.iterations["meta_train"] = cfg.budget + len(self.tasks) * cfg.stage1_iters + cfg.stage2_iters * len(self.tasks)
         return self
 
+    def _scale(self, theta: np.ndarray) -> torch.Tensor | None:
+        """The output scale of task ``theta`` as a tensor on the network's device (None: no scaling)."""
+        if not self.config.output_scale:
+            return None
+        return torch.as_tensor(self.family.output_scale(theta), dtype=torch.float32, device=self.model.gates.device)
+
     def _loss(self, theta: np.ndarray, gates: torch.Tensor | None = None, balance: bool = False):
         """The task's loss terms; with ``balance``, each divided by its value at the first call (so each starts at 1)."""
-        fam, pts = self.family, self.points
+        fam, pts, scale = self.family, self.points, self._scale(theta)
         if not balance:
-            return lambda m: fam.loss_terms(lambda x: m(x, gates), pts, theta)
+            return lambda m: fam.loss_terms(lambda x: m(x, gates, scale), pts, theta)
         scales: dict[str, torch.Tensor] = {}
 
         def balanced(m):
-            terms = fam.loss_terms(lambda x: m(x, gates), pts, theta)
+            terms = fam.loss_terms(lambda x: m(x, gates, scale), pts, theta)
             if not scales:
                 scales.update({k: v.detach().clamp_min(1e-12) for k, v in terms.items()})
             return {k: v / scales[k] for k, v in terms.items()}
@@ -260,11 +268,12 @@ class LAMPINN:
         """
         cfg, m = self.config, self.model
         m.train()
-        routes = [(self.tasks[t], torch.tensor(self._open_gates(t), device=m.gates.device)) for t in round_]
+        routes = [(self.tasks[t], torch.tensor(self._open_gates(t), device=m.gates.device), self._scale(self.tasks[t]))
+                  for t in round_]
         scales: list[torch.Tensor] = []
 
         def loss(model):
-            terms = [self.family.loss_terms(lambda x, g=g: model(x, g), self.points, theta) for theta, g in routes]
+            terms = [self.family.loss_terms(lambda x, g=g, s=s: model(x, g, s), self.points, theta) for theta, g, s in routes]
             if not scales:
                 scales.extend(weighted_total(tt, self._meta_weights()).detach() if cfg.stage2_balance else 1.0
                               for tt in terms)
@@ -281,8 +290,9 @@ class LAMPINN:
         if self.model is None:
             raise ValueError("this LAM-PINN is not meta-trained yet: call meta_train(family) or LAMPINN.load(path)")
         self.model.eval()
-        return np.array([evaluate(lambda x, g=torch.tensor(self._open_gates(t), device=self.model.gates.device): self.model(x, g),
-                                  self.family, theta)["rel_l2"] for t, theta in enumerate(self.tasks)])
+        return np.array([evaluate(lambda x, g=torch.tensor(self._open_gates(t), device=self.model.gates.device),
+                                  s=self._scale(theta): self.model(x, g, s), self.family, theta)["rel_l2"]
+                         for t, theta in enumerate(self.tasks)])
 
     # ---- adaptation -----------------------------------------------------------------------------
     def adapt(self, theta, iters: int | None = None, progress: bool = False,
@@ -299,6 +309,7 @@ class LAMPINN:
         theta = self.family.validate(theta)
         m = copy.deepcopy(self.model).eval()  # eval: no dropout while adapting
         m.set_gates([0.5] * m.n_clusters)
+        m.set_scale(self.family.output_scale(theta) if cfg.output_scale else np.ones(m.config["out_dim"]))
         for p in m.basis.parameters():
             p.requires_grad_(False)
         groups = [{"params": list(m.subnets.parameters()) + list(m.meta.parameters()), "lr": cfg.adapt_lr},
@@ -354,8 +365,10 @@ class LAMPINN:
             raise ValueError(f"{path}: not a readable LAM-PINN checkpoint ({type(err).__name__})") from None
         check_checkpoint(meta, state, path)
         try:
-            config = LAMPINNConfig(**{**meta["config"], "k_range": tuple(meta["config"]["k_range"]), "device": device})
-            model = ModularPINN(**{**meta["model"], "input_bounds": [tuple(b) for b in meta["model"]["input_bounds"]]})
+            config = LAMPINNConfig(**{**LATER_FIELDS, **meta["config"], "k_range": tuple(meta["config"]["k_range"]),
+                                      "device": device})
+            model = ModularPINN(**{**LATER_MODEL_KEYS, **meta["model"],
+                                   "input_bounds": [tuple(b) for b in meta["model"]["input_bounds"]]})
         except (TypeError, ValueError) as err:
             raise ValueError(f"{path}: {err}") from None
         try:
@@ -390,9 +403,12 @@ class LAMPINN:
 CHECKPOINT_KEYS = {"format", "version", "family", "config", "model", "tasks", "representation", "labels", "k", "centers",
                    "silhouette", "stability", "rounds", "curves"}
 FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT_KEYS | {"sha256"}}
-#: Configuration fields added after format 1: its files may lack them (they then take the defaults they were run with).
-LATER_FIELDS = {"meta_weight_decay", "meta_weight_factor", "stage2_balance", "term_balance"}
+#: Configuration fields added after format 1, with the value every format-1 file was run with: such a file may lack
+#: them, and then takes these values (not the current defaults).
+LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
+                "output_scale": False, "normalize_features": False}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
+LATER_MODEL_KEYS = {"normalize": False}  # likewise for the network's description
 
 
 def check_checkpoint(meta, state, path: str | os.PathLike = "checkpoint") -> None:
@@ -404,12 +420,10 @@ def check_checkpoint(meta, state, path: str | os.PathLike = "checkpoint") -> Non
         raise ValueError(f"{path}: unknown checkpoint format {meta.get('format')!r}; expected one of {', '.join(FORMATS)}")
     mapping(path, "metadata", meta, FORMATS[meta["format"]])
     names = {f.name for f in fields(LAMPINNConfig)}
-    if meta["format"] == "lampinn-lampinn-1":
-        mapping(path, "config", meta["config"], required=names - LATER_FIELDS)
-        mapping(path, "config", meta["config"], {*names} if set(meta["config"]) - names else set(meta["config"]))
-    else:
-        mapping(path, "config", meta["config"], names)
-    net = mapping(path, "model", meta["model"], MODEL_KEYS)
+    # Files written before a field existed lack it (and take its value in LATER_FIELDS); no file has unknown fields.
+    mapping(path, "config", meta["config"], required=names - set(LATER_FIELDS))
+    mapping(path, "config", meta["config"], names if set(meta["config"]) - names else set(meta["config"]))
+    net = mapping(path, "model", meta["model"], MODEL_KEYS | (set(LATER_MODEL_KEYS) & set(meta["model"])))
     for name in MODEL_KEYS - {"dropout", "input_bounds"}:
         try:
             check_size(name, net[name])

@@ -169,11 +169,14 @@ def _tanh_block(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
 class ModularPINN(nn.Module):
     """LAM-PINN's network: a shared basis, one subnetwork per task cluster mixed by gates, a shared meta network.
 
-        h(x) = basis(x) + sum_j clamp(g_j, 0, 1) * sub_j(x),     u(x) = meta(h(x)).
+        h(x) = basis(x) + sum_j clamp(g_j, 0, 1) * sub_j(x),     u(x) = s * meta(h(x)).
 
     basis and every sub_j are ``in_dim -> width -> width`` tanh networks (the subnetworks with
     dropout); meta is ``meta_depth`` tanh layers of ``width`` then a linear layer to ``out_dim``.
     ``gates`` holds one scalar per cluster, initialised at 0.5; the forward pass clamps it to [0, 1].
+    With ``normalize``, h(x) is divided by 1 + sum_j g_j, so the meta network's input stays within
+    [-1, 1] whatever the number of clusters and the gates (beyond the paper). ``s`` is the task's
+    output scale (:meth:`set_scale`, default 1; not saved): the network predicts u / s.
     """
 
     def __init__(
@@ -185,6 +188,7 @@ class ModularPINN(nn.Module):
         meta_depth: int = 3,
         dropout: float = 0.2,
         input_bounds: Sequence[tuple[float, float]] | None = None,
+        normalize: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("n_clusters", n_clusters), ("width", width),
@@ -195,8 +199,12 @@ class ModularPINN(nn.Module):
         scaler = MLP(in_dim, out_dim, 1, 1, input_bounds=input_bounds)  # reuse its input scaling
         self.register_buffer("shift", scaler.shift)
         self.register_buffer("scale", scaler.scale)
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be True or False, got {normalize!r}")
+        self.register_buffer("out_scale", torch.ones(out_dim), persistent=False)
         self.config = {"in_dim": in_dim, "out_dim": out_dim, "n_clusters": n_clusters, "width": width,
-                       "meta_depth": meta_depth, "dropout": dropout, "input_bounds": scaler.config["input_bounds"]}
+                       "meta_depth": meta_depth, "dropout": dropout, "input_bounds": scaler.config["input_bounds"],
+                       "normalize": normalize}
         self.basis = _tanh_block([in_dim, width, width])
         self.subnets = nn.ModuleList(_tanh_block([in_dim, width, width], dropout) for _ in range(n_clusters))
         self.meta = nn.Sequential(*_tanh_block([width] * (meta_depth + 1)), nn.Linear(width, out_dim))
@@ -214,10 +222,17 @@ class ModularPINN(nn.Module):
         """The routed representation h(x) that the meta network reads (``gates`` overrides the learned ones)."""
         xs = (x - self.shift) * self.scale
         g = (self.gates if gates is None else gates).clamp(0.0, 1.0)
-        return self.basis(xs) + sum(g[j] * sub(xs) for j, sub in enumerate(self.subnets))
+        h = self.basis(xs) + sum(g[j] * sub(xs) for j, sub in enumerate(self.subnets))
+        return h / (1 + g.sum()) if self.config["normalize"] else h
 
-    def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
-        return self.meta(self.features(x, gates))
+    def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """u(x) with the given ``gates`` and output ``scale`` (defaults: the network's own)."""
+        return self.meta(self.features(x, gates)) * (self.out_scale if scale is None else scale)
+
+    def set_scale(self, values: Sequence[float]) -> None:
+        """Set the output scale s (one value per output), e.g. the task's :meth:`~lampinn.pde.Family.output_scale`."""
+        with torch.no_grad():
+            self.out_scale.copy_(torch.as_tensor(np.asarray(values, dtype=float), dtype=self.out_scale.dtype))
 
     def set_gates(self, values: Sequence[float]) -> None:
         """Set the gates (e.g. one cluster open at 1, the others at 0.1)."""

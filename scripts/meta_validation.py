@@ -31,6 +31,10 @@ CANDIDATES = {
     "balanced+decay": {"term_balance": True, "stage2_balance": True, "meta_weight_decay": 1e-2},
     "K=3": {"n_clusters": 3},
     "stage1_lr/4": {"stage1_lr": 5e-4},
+    "scaled": {"output_scale": True},
+    "normalized": {"normalize_features": True},
+    "scaled+normalized": {"output_scale": True, "normalize_features": True},
+    "normalized+decay": {"normalize_features": True, "meta_weight_decay": 1e-2},
 }
 
 

@@ -83,3 +83,51 @@ def test_meta_training_loss_options_change_meta_training_only(changes):
         assert other.history["pretrain"].total[0] == pytest.approx(sum(fam.loss_weights.values()), rel=1e-4)
     theta = fam.unseen_tasks()[0]
     assert np.isfinite(lampinn.evaluate(other.adapt(theta, iters=2).model, fam, theta)["mse"])
+
+
+def test_normalized_features_stay_within_one_whatever_the_gates():
+    torch.manual_seed(0)
+    x = torch.rand(200, 2)
+    plain = ModularPINN(2, 1, n_clusters=5, width=16).eval()  # no dropout
+    norm = ModularPINN(2, 1, n_clusters=5, width=16, normalize=True).eval()
+    norm.load_state_dict(plain.state_dict())
+    for g in (torch.full((5,), 0.5), torch.ones(5), torch.tensor([1.0, 0.1, 0.1, 0.1, 0.1])):
+        assert torch.allclose(norm.features(x, g), plain.features(x, g) / (1 + g.sum()))
+        assert norm.features(x, g).abs().max() <= 1.0
+    assert plain.features(x, torch.ones(5)).abs().max() > 1.0  # what the normalisation prevents
+    with pytest.raises(ValueError, match="normalize must be True or False"):
+        ModularPINN(2, 1, n_clusters=2, normalize=1)
+
+
+def test_output_scale_multiplies_the_prediction_and_is_not_saved():
+    torch.manual_seed(0)
+    m = ModularPINN(2, 2, n_clusters=2, width=8).eval()
+    x = torch.rand(5, 2)
+    base = m(x)
+    m.set_scale([2.0, 0.5])
+    assert torch.allclose(m(x), base * torch.tensor([2.0, 0.5]))
+    assert torch.allclose(m(x, scale=torch.ones(2)), base)
+    assert "out_scale" not in m.state_dict()
+
+
+def test_elasticity_output_scale_makes_every_training_task_of_order_one():
+    fam = lampinn.get_family("elasticity")
+    peaks = np.array([np.abs(fam.solve(t)).max() / fam.output_scale(t)[0] for t in fam.train_tasks()])
+    raw = np.array([np.abs(fam.solve(t)).max() for t in fam.train_tasks()])
+    assert raw.max() / raw.min() > 100 and peaks.max() / peaks.min() < 1.5 and 0.3 < peaks.min() < 3
+    assert np.array_equal(lampinn.get_family("burgers").output_scale((0.02, 1.0, 0.5)), [1.0])
+
+
+def test_output_scale_and_normalized_features_in_meta_training_and_adaptation():
+    fam = lampinn.get_family("elasticity")
+    base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
+    lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, output_scale=True, normalize_features=True))
+    lam.meta_train(fam, sessions=base.sessions)
+    assert lam.model.config["normalize"] and torch.equal(lam.model.out_scale, torch.ones(2))
+    theta = fam.train_tasks()[4]
+    adapted = lam.adapt(theta, iters=2).model
+    assert torch.allclose(adapted.out_scale, torch.tensor(fam.output_scale(theta), dtype=torch.float32))
+    x = torch.rand(4, 2) * 10
+    with torch.no_grad():  # the adapted network predicts physical displacements: its task's scale times u / s
+        assert torch.allclose(adapted(x), adapted(x, scale=torch.ones(2)) * adapted.out_scale)
+    assert np.isfinite(lampinn.evaluate(adapted, fam, theta)["mse"])

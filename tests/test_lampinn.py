@@ -270,3 +270,20 @@ def test_adaptation_explorer_static_and_interactive(trained):
     finally:
         del trained.adapt
     assert status.value == "stopped after 1 of 4 steps"
+
+
+def test_files_written_before_a_setting_existed_load_with_the_value_they_were_run_with(trained, tmp_path):
+    from lampinn.core import LATER_FIELDS, LATER_MODEL_KEYS
+
+    path = tmp_path / "old.pt"
+    trained.save(path)
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(blob["meta"])
+    for name in LATER_FIELDS:
+        meta["config"].pop(name)
+    for name in LATER_MODEL_KEYS:
+        meta["model"].pop(name)
+    torch.save({"meta": json.dumps(meta), "state": blob["state"]}, path)
+    back = LAMPINN.load(path)
+    assert {k: getattr(back.config, k) for k in LATER_FIELDS} == LATER_FIELDS
+    assert back.model.config["normalize"] is False

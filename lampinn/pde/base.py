@@ -246,6 +246,15 @@ class Family(ABC):
         """The quantity the metric compares, per point; the solution itself unless a family says otherwise."""
         return values
 
+    def output_scale(self, theta) -> np.ndarray:
+        """The size of task ``theta``'s solution, one positive value per output, known from theta alone.
+
+        A network that predicts u / output_scale(theta) sees every task at order one (LAM-PINN's
+        ``output_scale`` option). Default 1: the family's solutions are already of order one.
+        """
+        self.validate(theta)
+        return np.ones(self.out_dim)
+
     def __repr__(self) -> str:
         box = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, hi) in self.bounds.items())
         return f"<{type(self).__name__} {self.name!r}: {box}>"

@@ -166,6 +166,15 @@ class Elasticity(Family):
         cos_load, uniform_load = unit_solutions()
         return (f * cos_load + k * uniform_load) / E
 
+    def output_scale(self, theta) -> np.ndarray:
+        """(|f| + |k|) L / E for both displacements: the load over the stiffness, times the plate's size.
+
+        The displacements are linear in the load and scale with 1 / E, so u / output_scale is of order
+        one on every task (the displacements themselves span 0.006 to 2.4 over the design).
+        """
+        E, f, k = self.validate(theta)
+        return np.full(2, max(abs(f) + abs(k), 1e-3) * SIZE / E)
+
     def metric_values(self, values: np.ndarray) -> np.ndarray:
         """The displacement magnitude sqrt(u^2 + v^2), as published."""
         return np.linalg.norm(values, axis=-1)

@@ -3,6 +3,7 @@
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
+    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...]
 """
 from __future__ import annotations
 
@@ -88,6 +89,15 @@ def _headline(args: argparse.Namespace) -> None:
         raise ValueError(str(err)) from None
 
 
+def _meta_validation(args: argparse.Namespace) -> None:
+    from .health import record
+    from .nn import check_device
+
+    check_device(args.device)
+    rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device)
+    print(f"{args.out}: {len(rows)} rows for {args.family} in {args.mode} mode")
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (usage stays available with --help)."""
 
@@ -119,6 +129,18 @@ def parser() -> argparse.ArgumentParser:
                        help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     bench.set_defaults(run=_benchmark)
+
+    from .health import CANDIDATES
+
+    val = sub.add_parser("meta-validation", help="score LAM-PINN's meta-training settings on held-out training tasks "
+                                                  "(never the unseen or OOD ones); appends to a .jsonl file, resumable")
+    val.add_argument("family", choices=sorted(FAMILIES))
+    val.add_argument("--mode", required=True, choices=list(MODES))
+    val.add_argument("--out", required=True, help="the .jsonl file to append to (rows already there are not rerun)")
+    val.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=None, metavar="NAME",
+                     help=f"some of: {', '.join(CANDIDATES)} (default: all)")
+    val.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    val.set_defaults(run=_meta_validation)
 
     head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "
                                             "generated blocks (headline, provenance) of some Markdown files")

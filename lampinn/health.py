@@ -110,6 +110,91 @@ def meta_validation(config, family: Family, held_out: tuple[int, ...] = VALIDATI
     return MetaValidation(val_tasks, mse, curve, model, time.perf_counter() - start)
 
 
+#: The meta-training settings compared by ``lampinn meta-validation`` (chapter 12's "released vs ours" table):
+#: changes to LAM-PINN's configuration at the run's sizes (:meth:`lampinn.methods.LAMPINNMethod.default_config`).
+CANDIDATES = {
+    "ours": {},
+    "no-scale": {"output_scale": False},
+    "no-normalize": {"normalize_features": False},
+    "previous": {"output_scale": False, "normalize_features": False},
+    "released": {"output_scale": False, "normalize_features": False, "n_clusters": 3, "stage1_iters": 200,
+                 "stage2_iters": 100},
+}
+#: What each candidate is, for tables.
+LABELS = {
+    "ours": "ours (output scale, normalised features)",
+    "no-scale": "ours without the output scale",
+    "no-normalize": "ours without normalised features",
+    "previous": "previous (the committed benchmark's)",
+    "released": "as released (K = 3, 200 / 100 iterations per task)",
+}
+BASELINE = "fine-tuning (transfer)"
+
+
+def record(family: Family, mode: str, out, candidates: list[str] | None = None, device: str | None = None,
+           progress: bool = True) -> list[dict]:
+    """Meta-validate each candidate of :data:`CANDIDATES` (and the fine-tuning baseline) at the sizes of ``mode`` and
+    append one JSON line per row to ``out`` (``FAMILY.jsonl``), with its provenance; rows already in ``out`` for the
+    same mode and sizes are kept, not rerun. Returns every row of that mode.
+
+    Each row: the score (mean adapted MSE on the held-out training tasks), each task's MSE, the meta network's
+    saturation per layer (evaluation grid, gates at 0.5), the weighted loss terms at the start of adaptation
+    (median over the held-out tasks), K and the seconds.
+    """
+    import json
+    import os
+
+    from . import settings
+    from .benchmark import provenance
+    from .files import lock
+    from .methods import get_method
+    from .protocol import Protocol
+
+    names = list(CANDIDATES) if candidates is None else list(candidates)
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise ValueError(f"unknown candidate {unknown[0]!r}; expected some of: {', '.join(CANDIDATES)}")
+    s = settings.sizes(family.name, mode)
+    protocol = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], device=device)
+    config = get_method("lampinn").default_config(protocol, s)
+    grid = torch.tensor(family.grid().points, dtype=torch.float32, device=protocol.device)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+
+    def rows() -> list[dict]:
+        if not os.path.exists(out):
+            return []
+        with open(out) as fh:
+            return [r for r in map(json.loads, fh) if r["mode"] == mode and r["sizes"] == s and r["family"] == family.name]
+
+    def write(row: dict, start: float) -> None:
+        row = {"family": family.name, "mode": mode, "sizes": s, "held_out": list(VALIDATION_TASKS), **row,
+               "provenance": provenance(mode, 1, time.perf_counter() - start, device)}
+        with open(out, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if progress:
+            print(f"{family.name} {row['candidate']}: score {row['score']:.3g}"
+                  + (f", saturation {row['saturation']}" if "saturation" in row else ""), flush=True)
+
+    with lock(os.path.dirname(os.path.abspath(out)), os.path.basename(out)):  # one run per file at a time
+        done = {r["candidate"] for r in rows()}
+        if BASELINE not in done:
+            start = time.perf_counter()
+            mse = finetune_validation(family, protocol)
+            write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, start)
+        for name in names:
+            if name in done:
+                continue
+            start = time.perf_counter()
+            mv = meta_validation(config, family, **CANDIDATES[name])
+            lam = mv.model
+            gates = torch.full((lam.clustering.k,), 0.5, device=grid.device)
+            scales = loss_scales(family, lambda x: lam.model(x, gates), lam.points, mv.tasks)
+            write({"candidate": name, "changes": CANDIDATES[name], "score": mv.score, "mse": mv.mse.tolist(),
+                   "k": lam.clustering.k, "saturation": [round(v, 3) for v in saturation(lam.model, grid, gates)],
+                   "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, start)
+        return rows()
+
+
 def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VALIDATION_TASKS) -> np.ndarray:
     """The baseline of meta-validation: fine-tuning the central-task network for B/10 on each held-out task
     (``methods.run("transfer", ...)``); returns each task's MSE."""
@@ -118,5 +203,5 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 
-__all__ = ["VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales", "meta_validation", "saturation",
-           "split"]
+__all__ = ["BASELINE", "CANDIDATES", "LABELS", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
+           "meta_validation", "record", "saturation", "split"]

@@ -46,3 +46,16 @@ def test_benchmark_help_says_how_to_benchmark_a_family_of_your_own(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "a built-in family: burgers, elasticity, helmholtz" in out
     assert "call the Python function lampinn.benchmark.benchmark(MyFamily(), mode, out), which takes any family" in out
+
+
+def test_meta_validation_command_rejects_unknown_candidates_and_devices_in_one_line(tmp_path, capsys):
+    out = str(tmp_path / "x.jsonl")
+    for argv, message in (
+        (["meta-validation", "burgers", "--mode", "ci", "--out", out, "--candidates", "best"], "invalid choice: 'best'"),
+        (["meta-validation", "burgers", "--mode", "ci", "--out", out, "--device", "tpu"], "tpu"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

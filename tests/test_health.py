@@ -131,3 +131,25 @@ def test_output_scale_and_normalized_features_in_meta_training_and_adaptation():
     with torch.no_grad():  # the adapted network predicts physical displacements: its task's scale times u / s
         assert torch.allclose(adapted(x), adapted(x, scale=torch.ones(2)) * adapted.out_scale)
     assert np.isfinite(lampinn.evaluate(adapted, fam, theta)["mse"])
+
+
+def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkeypatch):
+    from lampinn import settings
+
+    monkeypatch.setitem(settings.SIZES, "ci", {**settings.SIZES["ci"], "budget": 20, "n_interior": 60,
+                                               "n_boundary": 20, "stage1": 2, "stage2": 1})
+    out = tmp_path / "burgers.jsonl"
+    fam = lampinn.get_family("burgers")
+    rows = health.record(fam, "ci", str(out), ["ours", "previous"], progress=False)
+    assert [r["candidate"] for r in rows] == [health.BASELINE, "ours", "previous"]
+    ours, previous = rows[1], rows[2]
+    assert ours["changes"] == {} and previous["changes"] == health.CANDIDATES["previous"]
+    assert len(ours["mse"]) == 6 and ours["score"] == pytest.approx(np.mean(ours["mse"]))
+    assert len(ours["saturation"]) == 3 and set(ours["loss_scales"]) == set(fam.loss_weights)
+    assert ours["provenance"]["mode"] == "ci" and ours["held_out"] == list(health.VALIDATION_TASKS)
+    assert ours["score"] != previous["score"]  # the options change the meta-training
+    again = health.record(fam, "ci", str(out), ["ours"], progress=False)  # done rows are kept, not rerun
+    assert again == rows and len(out.read_text().splitlines()) == 3
+    with pytest.raises(ValueError, match="unknown candidate 'best'"):
+        health.record(fam, "ci", str(out), ["best"])
+    assert set(health.LABELS) == set(health.CANDIDATES)

@@ -11,6 +11,7 @@ import numpy as np
 from .book import interactive, plot_adaptation, plot_reference
 from .core import LAMPINN, Adapted
 from .pde import Family
+from .protocol import central_task
 
 
 def _sliders(family: Family, theta: np.ndarray) -> dict:
@@ -30,13 +31,19 @@ def _sliders(family: Family, theta: np.ndarray) -> dict:
 def reference_explorer(family: Family, theta: Sequence[float] | None = None, static: bool | None = None):
     """Sliders for the task parameters (over the 130% box) redrawing the reference solution.
 
-    Where widgets cannot run (``static=True``, or :func:`lampinn.book.interactive` is false) it
-    draws the figure for ``theta`` (default: the centre of the design box) and returns ``None``.
+    The sliders start at ``theta`` (default: the family's central task, :func:`lampinn.protocol.central_task`,
+    the middle level of every parameter of the training design). Where widgets cannot run (``static=True``,
+    or :func:`lampinn.book.interactive` is false) it draws the figure for ``theta``, saying under it whether
+    that is the central task, and returns ``None``.
     """
-    theta = np.array([np.mean(family.bounds[n]) for n in family.param_names]) if theta is None else family.validate(theta)
+    centre = central_task(family)
+    theta = centre if theta is None else family.validate(theta)
     if static if static is not None else not interactive():
         fig, ax = plt.subplots(figsize=(5.5, 4))
         plot_reference(ax, family, theta)
+        which = "the central task of the training design" if np.array_equal(theta, centre) else "a task"
+        ax.text(0.01, -0.18, f"static figure: {which} (sliders in a live notebook)", transform=ax.transAxes,
+                fontsize=8)
         plt.show()
         return None
 

@@ -45,10 +45,20 @@ def test_plot_reference_labels_axes_and_colour_bar(name):
     plt.close(fig)
 
 
-def test_explorer_static_fallback_draws_one_figure():
-    before = len(plt.get_fignums())
-    assert reference_explorer(lampinn.get_family("helmholtz"), static=True) is None
-    assert len(plt.get_fignums()) <= before + 1
+def test_explorer_static_fallback_draws_one_figure_of_the_central_task():
+    """Chapter 2's static figure is the task it names: central_task (burgers: nu = 0.01), not the box's centre."""
+    from lampinn.book import task_title
+    from lampinn.protocol import central_task
+
+    fam = lampinn.get_family("burgers")
+    plt.close("all")
+    assert reference_explorer(fam, static=True) is None
+    assert len(plt.get_fignums()) == 1  # outside a kernel the figure stays open instead of showing
+    ax = plt.gcf().axes[0]
+    assert ax.get_title() == task_title(fam, central_task(fam)) == "nu=0.01, A=1, w=0.25"
+    assert "the central task" in ax.texts[-1].get_text()
+    reference_explorer(fam, [0.02, 1.0, 0.25], static=True)
+    assert "the central task" not in plt.gcf().axes[0].texts[-1].get_text()
     plt.close("all")
 
 
@@ -62,5 +72,5 @@ def test_explorer_sliders_redraw_and_stay_physical():
     drawn = len(plt.get_fignums())  # outside a kernel the figures stay open instead of showing
     sliders["A"].value = 1.4  # triggers a redraw
     assert drawn == 1 and len(plt.get_fignums()) == 2
-    assert plt.gcf().axes[0].get_title() == "nu=0.0165, A=1.4, w=0.25"
+    assert plt.gcf().axes[0].get_title() == "nu=0.01, A=1.4, w=0.25"  # from the central task
     plt.close("all")

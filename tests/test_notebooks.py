@@ -1,4 +1,5 @@
 """The chapters as stored: numbered, without outputs, each opening with the Colab set-up cell."""
+import ast
 import json
 import re
 from pathlib import Path
@@ -161,3 +162,48 @@ def test_code_lines_fit_the_book_page(path):
             if cell["cell_type"] == "code" and "remove-cell" not in cell["metadata"].get("tags", [])
             for line in "".join(cell["source"]).splitlines() if len(line) > CODE_WIDTH]
     assert not long, f"{path.name}: {len(long)} code lines over {CODE_WIDTH} characters, first {long[0]}"
+
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def shown(cell):
+    """Whether the page shows the cell's code (unfolded): not for remove-cell, remove-input and hide-input."""
+    return not {"remove-cell", "remove-input", "hide-input"} & set(cell["metadata"].get("tags", []))
+
+
+def only_checks(cell):
+    """A cell of asserts (and the names they use), which shows nothing of its own."""
+    body = ast.parse("".join(cell["source"])).body
+    return any(isinstance(s, ast.Assert) for s in body) and all(isinstance(s, (ast.Assert, ast.Assign)) for s in body)
+
+
+def only_draws(cell):
+    """A cell that draws a figure and does nothing else a reader needs: no print, display, check or training."""
+    text = "".join(cell["source"])
+    busy = ("print(", "display(", "assert", "train(", ".run(", "meta_train(", "adapt(", "pretrain(", "cluster(", "readapt(")
+    return "plt.show()" in text and not any(word in text for word in busy)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_checks_of_committed_numbers_are_not_in_the_readers_path(path):
+    """A chapter that reads results/ checks its prose's claims about the committed numbers in cells whose code the
+    page does not show; whether re-adapting the committed model reproduces its errors is a test
+    (tests/test_results.py), not a chapter's assert."""
+    cells = code_cells(path)
+    if not any("results.load(" in "".join(c["source"]) or "load(f)" in "".join(c["source"]) for c in cells):
+        return
+    for cell in cells:
+        assert not (shown(cell) and only_checks(cell)), \
+            f"{path.name}: cell {cell['id']} checks committed numbers in the reader's path; tag it remove-input"
+        text = "".join(cell["source"])
+        assert not ("readapt(" in text and "assert" in text), f"{path.name}: cell {cell['id']} asserts a re-adaptation"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figure_only_cells_fold_their_code(path):
+    """The reader sees a figure, and can unfold the matplotlib plumbing behind it (hide-input)."""
+    drawing = [c["id"] for c in code_cells(path) if only_draws(c) and shown(c)]
+    assert not drawing, f"{path.name}: cells {drawing} only draw a figure; tag them hide-input"

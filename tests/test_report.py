@@ -93,11 +93,14 @@ def test_markdown_table_of_a_small_result():
 
 def test_tuning_table_paper_comparison_and_wins_of_a_small_result():
     table = report.tuning_table(fake())
-    assert table.startswith("Mean MSE on the four tuning (training) tasks:")
+    assert table.startswith("Mean MSE on the four tuning (training) tasks, per Adam rate")
     rows = table.strip().splitlines()[2:]
-    assert rows[0] == "| setting | rate 0.001 | rate 0.01 | chosen | weights x0.1 | weights x1.0 | weights x10.0 | chosen |"
-    assert rows[2:] == [f"| {label} | 2.00e+00 | 1.00e+00 | 0.01 | 3.00e+00 | 1.00e+00 | 5.00e-01 | x10 |"
-                        for label in report.SETTING_LABELS.values()]
+    assert rows[0] == "| setting | Adam rate 1e-3 | 1e-2 | weights ×0.1 | 1 | 10 |"  # 6 columns, not 8
+    assert rows[2:] == [f"| {label} | 2 | **1** | 3 | 1 | **0.5** |" for label in report.SETTING_LABELS.values()]
+    untried = fake()
+    untried["tuning"]["lr"]["lampinn"] = 0.5
+    with pytest.raises(ValueError, match="the tuning of lampinn chose lr 0.5, which it did not try"):
+        report.tuning_table(untried)
     comparison = report.paper_comparison(fake())
     assert "| transfer / LAM-PINN | 8.00 | 8.64 |" in comparison and "| maml / LAM-PINN | 12.00 | 12.06 |" in comparison
     assert "| LAM-PINN mean MSE | 0.25 | 0.0588 |" in comparison and "its own family definition" in comparison
@@ -120,7 +123,7 @@ def test_headline_and_provenance_tables_of_a_small_folder(folder):
     assert [line.split(" | ")[0] for line in lines[2:4]] == ["| burgers", "| helmholtz"]  # FAMILY_ORDER, present files only
     assert lines[2] == "| burgers | 0.25 | 1 | 4 | 2 | 3 | 0.5 | 4 | yes, yes, yes |"
     assert lines[3] == "| helmholtz | 7 | 2 | 8 | 4 | 6 | 1 | 0.286 | no, no, no |"
-    assert lines[5].startswith(f"Geometric mean of scratch (B) / LAM-PINN over the families: {np.sqrt(4 * 2 / 7):.3g} ")
+    assert lines[5].startswith(f"Geometric mean of scratch B / LAM-PINN over the families: {np.sqrt(4 * 2 / 7):.3g} ")
     assert "B = 100 (ci mode)" in lines[5]
     table = report.provenance_table(folder).splitlines()
     assert len(table) == 4 and table[2].startswith("| burgers | `lampinn benchmark burgers --mode ci --out o` | 0123456789 |")
@@ -186,9 +189,14 @@ def test_tables_of_the_committed_results(committed, tmp_path):
         assert f"| lampinn | {result['methods']['lampinn']['mean_mse']:.3e} | 1.00 |" in lines[2 + list(result["methods"]).index("lampinn")]
         assert lines[-1].startswith(f"{result['family']}, mode full, B = 1000, seeds 1,")
         tuning = report.tuning_table(result).splitlines()
-        for label, setting in zip(tuning[4:], report.SETTING_LABELS):
-            assert label.startswith(f"| {report.SETTING_LABELS[setting]} |")
-            assert f" | {result['tuning']['lr'][setting]:g} | " in label and label.endswith(f"| x{result['tuning']['weight'][setting]:g} |")
+        rates, factors = (list(result["tuning"][k]["scratch_full"]) for k in ("mse", "weight_mse"))
+        assert len(tuning[2].split(" | ")) == 1 + len(rates) + len(factors)  # no column beside the sweeps
+        for row, setting in zip(tuning[4:], report.SETTING_LABELS):
+            cells = row.strip("| ").split(" | ")
+            assert cells[0] == report.SETTING_LABELS[setting]
+            bold = [c.startswith("**") for c in cells[1:]]  # the chosen rate and the chosen factor, and only they
+            assert [float(v) for v, b in zip(rates, bold) if b] == [result["tuning"]["lr"][setting]]
+            assert [float(v) for v, b in zip(factors, bold[len(rates):]) if b] == [result["tuning"]["weight"][setting]]
         mse = {m: r["mean_mse"] for m, r in result["methods"].items()}
         comparison = report.paper_comparison(result)
         published = PUBLISHED[result["family"]]

@@ -3,7 +3,7 @@
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
-    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...]
+    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR]
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def _meta_validation(args: argparse.Namespace) -> None:
     from .nn import check_device
 
     check_device(args.device)
-    rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device)
+    rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device, models=args.models)
     print(f"{args.out}: {len(rows)} rows for {args.family} in {args.mode} mode")
 
 
@@ -140,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=None, metavar="NAME",
                      help=f"some of: {', '.join(CANDIDATES)} (default: all)")
     val.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    val.add_argument("--models", default=None, help="a folder to save each candidate's meta-trained network in")
     val.set_defaults(run=_meta_validation)
 
     head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "

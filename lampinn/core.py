@@ -104,7 +104,7 @@ class LAMPINNConfig:
     # Meta-training's loss (beyond the paper; chosen on meta-validation, see lampinn.health):
     meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting)
     term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task
-    meta_weight_decay: float = 0.0  # L2 weight decay on the meta network in stages 1 and 2 (against saturation)
+    meta_weight_decay: float = 1e-3  # L2 weight decay on the meta network in stages 1 and 2 (against saturation)
     output_scale: bool = True  # the network predicts u / family.output_scale(theta): every task of order one
     normalize_features: bool = True  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN normalize)
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)

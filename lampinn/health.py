@@ -116,15 +116,17 @@ CANDIDATES = {
     "ours": {},
     "no-scale": {"output_scale": False},
     "no-normalize": {"normalize_features": False},
-    "previous": {"output_scale": False, "normalize_features": False},
-    "released": {"output_scale": False, "normalize_features": False, "n_clusters": 3, "stage1_iters": 200,
-                 "stage2_iters": 100},
+    "no-decay": {"meta_weight_decay": 0.0},
+    "previous": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0},
+    "released": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "n_clusters": 3,
+                 "stage1_iters": 200, "stage2_iters": 100},
 }
 #: What each candidate is, for tables.
 LABELS = {
-    "ours": "ours (output scale, normalised features)",
+    "ours": "ours (output scale, normalised features, weight decay 1e-3)",
     "no-scale": "ours without the output scale",
     "no-normalize": "ours without normalised features",
+    "no-decay": "ours without weight decay",
     "previous": "previous (the committed benchmark's)",
     "released": "as released (K = 3, 200 / 100 iterations per task)",
 }
@@ -132,14 +134,15 @@ BASELINE = "fine-tuning (transfer)"
 
 
 def record(family: Family, mode: str, out, candidates: list[str] | None = None, device: str | None = None,
-           progress: bool = True) -> list[dict]:
+           progress: bool = True, models: str | None = None) -> list[dict]:
     """Meta-validate each candidate of :data:`CANDIDATES` (and the fine-tuning baseline) at the sizes of ``mode`` and
     append one JSON line per row to ``out`` (``FAMILY.jsonl``), with its provenance; rows already in ``out`` for the
     same mode and sizes are kept, not rerun. Returns every row of that mode.
 
     Each row: the score (mean adapted MSE on the held-out training tasks), each task's MSE, the meta network's
     saturation per layer (evaluation grid, gates at 0.5), the weighted loss terms at the start of adaptation
-    (median over the held-out tasks), K and the seconds.
+    (median over the held-out tasks), K and the seconds. With ``models``, each candidate's meta-trained network
+    is saved there as ``CANDIDATE.pt`` (chapter 8 inspects them).
     """
     import json
     import os
@@ -189,6 +192,9 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
             lam = mv.model
             gates = torch.full((lam.clustering.k,), 0.5, device=grid.device)
             scales = loss_scales(family, lambda x: lam.model(x, gates), lam.points, mv.tasks)
+            if models is not None:
+                os.makedirs(models, exist_ok=True)
+                lam.save(os.path.join(models, f"{name}.pt"))
             write({"candidate": name, "changes": CANDIDATES[name], "score": mv.score, "mse": mv.mse.tolist(),
                    "k": lam.clustering.k, "saturation": [round(v, 3) for v in saturation(lam.model, grid, gates)],
                    "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, start)

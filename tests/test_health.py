@@ -140,7 +140,7 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
                                                "n_boundary": 20, "stage1": 2, "stage2": 1})
     out = tmp_path / "burgers.jsonl"
     fam = lampinn.get_family("burgers")
-    rows = health.record(fam, "ci", str(out), ["ours", "previous"], progress=False)
+    rows = health.record(fam, "ci", str(out), ["ours", "previous"], progress=False, models=str(tmp_path / "m"))
     assert [r["candidate"] for r in rows] == [health.BASELINE, "ours", "previous"]
     ours, previous = rows[1], rows[2]
     assert ours["changes"] == {} and previous["changes"] == health.CANDIDATES["previous"]
@@ -153,3 +153,5 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
     with pytest.raises(ValueError, match="unknown candidate 'best'"):
         health.record(fam, "ci", str(out), ["best"])
     assert set(health.LABELS) == set(health.CANDIDATES)
+    saved = LAMPINN.load(tmp_path / "m" / "ours.pt")
+    assert saved.config.output_scale and np.allclose(saved.tasks, health.split(fam)[0])

@@ -40,6 +40,27 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def meta_validation_table(rows: dict[str, dict[str, dict]], candidates: tuple[str, ...], labels: dict[str, str]) -> str:
+    """Meta-validation scores as a Markdown table: one row per setting (fine-tuning first), one column per family
+    (``rows[family][candidate]``), each cell the mean MSE on the held-out training tasks and the meta network's
+    largest saturation share; a setting a family lacks shows "not run"."""
+    from .health import BASELINE
+
+    families = [f for f in FAMILY_ORDER if f in rows]
+    lines = ["| setting | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
+    for name in (BASELINE, *candidates):
+        cells = []
+        for f in families:
+            r = rows[f].get(name)
+            if r is None:
+                cells.append("not run")
+            else:
+                sat = f" (sat. {max(r['saturation']):.2f})" if "saturation" in r else ""
+                cells.append(f"{r['score']:.2e}{sat}")
+        lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def provenance_lines(result: dict) -> str:
     """How a result was made, in five lines: command, commit, machine, budget, points."""
     p = result["provenance"]
@@ -197,5 +218,5 @@ def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = No
     return new != text
 
 
-__all__ = ["BLOCKS", "MAIN_METHODS", "SETTING_LABELS", "headline", "markdown_table", "paper_comparison", "plot",
+__all__ = ["BLOCKS", "MAIN_METHODS", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "paper_comparison", "plot",
            "plot_bars", "provenance_lines", "provenance_table", "tuning_table", "update_blocks", "wins"]

@@ -148,4 +148,38 @@ def load_model(family: str, folder: str | os.PathLike | None = None, method: str
     return with_tuning(model, load(family, folder).get("tuning", {}))
 
 
-__all__ = ["FAMILY_ORDER", "PUBLISHED", "committed", "load", "load_model", "results_dir", "with_tuning", "check_result"]
+def meta_validation(family: str, folder: str | os.PathLike | None = None, mode: str = "default") -> dict[str, dict]:
+    """The committed meta-validation of ``family`` in ``mode`` (``results/meta_validation/FAMILY.jsonl``, written
+    by ``lampinn meta-validation``), one row per candidate setting, by name (the last row of a name wins)."""
+    import json
+
+    path = results_dir(folder) / "meta_validation" / f"{family}.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn meta-validation {family} --mode {mode} "
+                                f"--out {path} --models {path.with_suffix('.models')}")
+    rows: dict[str, dict] = {}
+    with open(path) as fh:
+        for i, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}: line {i} is not JSON") from None
+            mapping(f"{path}:{i}", "row", row, required={"candidate", "mode", "score", "mse", "provenance"})
+            number(f"{path}:{i}", "score", row["score"])
+            if row["mode"] == mode:
+                rows[row["candidate"]] = row
+    if not rows:
+        raise ValueError(f"{path}: no rows in mode {mode!r}")
+    return rows
+
+
+def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None = None,
+                   device: str | None = None) -> LAMPINN:
+    """The network meta-trained for meta-validation with setting ``candidate`` (on the 21 tasks it keeps)."""
+    from .core import LAMPINN
+
+    return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
+
+
+__all__ = ["FAMILY_ORDER", "PUBLISHED", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
+           "with_tuning", "check_result"]

@@ -211,3 +211,27 @@ def test_tables_of_the_committed_results(committed, tmp_path):
     page.write_text("<!-- headline:start --><!-- headline:end -->\n<!-- provenance:start --><!-- provenance:end -->\n")
     assert report.update_blocks(page, RESULTS) and not report.update_blocks(page, RESULTS)
     assert report.headline(RESULTS) in page.read_text() and report.provenance_table(RESULTS) in page.read_text()
+
+
+def test_meta_validation_table_and_reader(tmp_path):
+    from lampinn import health, results
+
+    folder = tmp_path / "meta_validation"
+    folder.mkdir()
+    prov = {"command": "lampinn meta-validation burgers", "seconds": 1.0}
+    rows = [{"candidate": health.BASELINE, "mode": "default", "score": 0.02, "mse": [0.02], "provenance": prov},
+            {"candidate": "ours", "mode": "default", "score": 0.01, "mse": [0.01], "saturation": [0.0, 0.07, 0.05],
+             "provenance": prov},
+            {"candidate": "ours", "mode": "ci", "score": 0.5, "mse": [0.5], "saturation": [0.9], "provenance": prov}]
+    (folder / "burgers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = results.meta_validation("burgers", tmp_path)
+    assert set(got) == {health.BASELINE, "ours"} and got["ours"]["score"] == 0.01  # the default mode's rows
+    table = report.meta_validation_table({"burgers": got}, ("ours", "previous"), health.LABELS)
+    lines = table.splitlines()
+    assert lines[0] == "| setting | burgers |" and len(lines) == 5
+    assert "| 2.00e-02 |" in lines[2] and "1.00e-02 (sat. 0.07)" in lines[3] and "not run" in lines[4]
+    with pytest.raises(FileNotFoundError, match="lampinn meta-validation helmholtz"):
+        results.meta_validation("helmholtz", tmp_path)
+    (folder / "burgers.jsonl").write_text("{\"candidate\": \"ours\"}\n")
+    with pytest.raises(ValueError, match="lacks"):
+        results.meta_validation("burgers", tmp_path)

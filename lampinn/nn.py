@@ -230,7 +230,7 @@ class ModularPINN(nn.Module):
         return self.meta(self.features(x, gates)) * (self.out_scale if scale is None else scale)
 
     def set_scale(self, values: Sequence[float]) -> None:
-        """Set the output scale s (one value per output), e.g. the task's :meth:`~lampinn.pde.Family.output_scale`."""
+        """Set the output scale s (one value per output), e.g. the task's :meth:`~lampinn.pde.base.Family.output_scale`."""
         with torch.no_grad():
             self.out_scale.copy_(torch.as_tensor(np.asarray(values, dtype=float), dtype=self.out_scale.dtype))
 

@@ -78,7 +78,7 @@ def test_benchmark_tables_render_as_html_tables(tmp_path):
     page.feed((tmp_path / "_build" / "html" / f"{CHAPTER}.html").read_text())
 
     headers = [table[0] for table in page.tables if table]
-    assert any(h[0] == "setting" and h[1].startswith("rate ") for h in headers), headers  # the tuning table
+    assert any(h[0] == "setting" and h[1].startswith("Adam rate ") for h in headers), headers  # the tuning table
     assert any(h[:2] == ["method", "unseen mean MSE"] for h in headers), headers  # the main results
     assert any(h[:2] == ["", "this book"] for h in headers), headers  # the comparison with the paper
     tuning = next(t for t in page.tables if t and t[0][0] == "setting")

@@ -167,7 +167,7 @@ class Elasticity(Family):
         return (f * cos_load + k * uniform_load) / E
 
     def output_scale(self, theta) -> np.ndarray:
-        """(|f| + |k|) L / E for both displacements: the load over the stiffness, times the plate's size.
+        """``(abs(f) + abs(k)) * L / E`` for both displacements: the load over the stiffness, times the plate's size.
 
         The displacements are linear in the load and scale with 1 / E, so u / output_scale is of order
         one on every task (the displacements themselves span 0.006 to 2.4 over the design).

@@ -61,7 +61,7 @@ from .report import markdown_table, plot
 from .train import TrainingDiverged
 
 #: The methods a run covers unless told otherwise, in table order.
-DEFAULT_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS)
+DEFAULT_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", *ABLATIONS, "zero")
 SPLITS = ("unseen", "ood")
 #: The Adam rates tried for each tuned setting.
 TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
@@ -71,6 +71,13 @@ TUNING_WEIGHTS = (0.1, 1.0, 10.0)
 SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
 TUNING_TASKS = (0, 8, 18, 26)
+#: The calibration rule of every family (chapter 2), blind to LAM-PINN: scratch at B, with its tuned rate and
+#: weights, reaches a relative L2 error below ``rel_l2`` on at least ``count`` of the :data:`CALIBRATION_TASKS`.
+#: A family that fails it is too hard for the budget: every method would fail it too, and nothing is ranked.
+CALIBRATION_RULE = {"rel_l2": 0.3, "count": 8}
+#: Rows of the training design the rule is checked on: the four tuning corners, the central task and the six
+#: meta-validation tasks (:data:`lampinn.health.VALIDATION_TASKS`); never an unseen or OOD task.
+CALIBRATION_TASKS = (0, 4, 8, 10, 13, 15, 18, 20, 21, 26)
 
 
 class Run:
@@ -159,6 +166,16 @@ class Run:
             self.save()
         return tuning
 
+    def calibrate(self) -> dict:
+        """Check :data:`CALIBRATION_RULE` once per run (seed 0) with scratch at B's tuned rate and weights; kept in
+        the resume file and the result (``calibration``)."""
+        if "_calibration" not in self.done:
+            start = time.perf_counter()
+            self.done["_calibration"] = {**calibration(self.weighted("scratch_full"), self.protocol(0, "scratch_full")),
+                                         "seconds": time.perf_counter() - start}
+            self.save()
+        return self.done["_calibration"]
+
     def config(self, method: Method, seed: int):
         """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
         if isinstance(method, LAMPINNMethod):
@@ -222,6 +239,7 @@ class Run:
         lam_based = [m for m in methods if isinstance(get_method(m), LAMPINNMethod)]
         if len(lam_based) < len(methods):
             self.tune()
+            self.calibrate()
         if lam_based and "lampinn" not in self.tuning.get("lr", {}):
             self.tune(("lampinn",), self.prepare("lampinn", 0).init)
         tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
@@ -274,8 +292,20 @@ class Run:
                 }
         if self.tuning:
             out["tuning"] = self.tuning
+        if "_calibration" in self.done:
+            out["calibration"] = self.done["_calibration"]
         out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
         return out
+
+
+def calibration(family: Family, protocol: Protocol, rows: tuple[int, ...] = CALIBRATION_TASKS) -> dict:
+    """Scratch at B (``protocol``'s budget and rate, ``family``'s weights) on the given rows of the training design:
+    each task's relative L2 error, how many are below the rule's threshold, and whether the family passes."""
+    tasks = family.train_tasks()[list(rows)]
+    rel = get_method("scratch_full").adapt(Prepared(), family, tasks, protocol).rel_l2
+    solved = int(np.sum(rel < CALIBRATION_RULE["rel_l2"]))
+    return {"tasks": tasks.tolist(), "rel_l2": rel.tolist(), "rule": dict(CALIBRATION_RULE), "solved": solved,
+            "passed": solved >= CALIBRATION_RULE["count"]}
 
 
 def _null(x: float) -> float | None:
@@ -300,6 +330,8 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
     if done.get("_family", family) != family:
         raise fail(path, "_family", done["_family"], repr(family))
     number(path, "_seconds", done.get("_seconds", 0.0))
+    if "_calibration" in done:
+        mapping(path, "_calibration", done["_calibration"], required={"rel_l2", "solved", "passed"})
     if "_tuning" in done:
         t = mapping(path, "_tuning", done["_tuning"], required={"lr", "weight"})
         for what in ("lr", "weight"):
@@ -309,8 +341,8 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
                 number(path, f"_tuning.{what}.{k}", v, 1e-12)
     for key, value in done.items():
         if key.startswith("_"):
-            if key not in ("_mode", "_family", "_seconds", "_tuning"):
-                raise fail(path, key, value, "no other '_' keys than _mode, _family, _seconds and _tuning")
+            if key not in ("_mode", "_family", "_seconds", "_tuning", "_calibration"):
+                raise fail(path, key, value, "no other '_' keys than _mode, _family, _seconds, _tuning and _calibration")
             continue
         parts = key.split("/")
         ok = len(parts) in (3, 4) and parts[0] in METHODS and parts[1].isdigit()
@@ -376,5 +408,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["DEFAULT_METHODS", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
+__all__ = ["CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
            "provenance"]

@@ -12,6 +12,7 @@ and gates; basis frozen).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from .loss import weighted_total
 from .train import History, train
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
+WARM_STARTS = ("central", "tasks")  # what the whole network is pretrained on before the basis is frozen
 
 #: What each numeric field of :class:`LAMPINNConfig` allows: (kind, low, high, low excluded); ints are whole numbers.
 #: The gates' rates may be 0 (gates frozen: ablation_fixed_routing adapts with adapt_gate_lr = 0).
@@ -62,6 +64,8 @@ def _check_config(cfg: LAMPINNConfig) -> None:
             raise bad(name, ("a whole number" if kind is int else "a number") + f" in {span}")
     if cfg.features not in FEATURES:
         raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
+    if cfg.warm_start not in WARM_STARTS:
+        raise ValueError(f"warm_start {cfg.warm_start!r} is not one of {', '.join(WARM_STARTS)}")
     for name in ("slope", "stage2_balance", "term_balance", "output_scale", "normalize_features"):
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "True or False")
@@ -113,6 +117,8 @@ class LAMPINNConfig:
     #   with normalize_features, elasticity 0.243 -> 0.050 and saturation 0.66 -> 0 (fine-tuning: 0.0138)
     normalize_features: bool = True  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN
     #   normalize); Burgers: saturation 0.101 -> 0.068 (Helmholtz 3.49 -> 2.42 with the decay; saturated either way)
+    warm_start: str = "central"  # pretrain on the central task ("central", as published) or on every training
+    #   task in turn, one task per step ("tasks"), so the frozen basis has seen the whole design
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     seed: int = 0
@@ -201,8 +207,12 @@ class LAMPINN:
         self.model = ModularPINN(family.in_dim, family.out_dim, self.clustering.k, cfg.width, cfg.meta_depth, cfg.dropout,
                                  input_bounds=family.domain, normalize=cfg.normalize_features).to(default_device(cfg.device))
         self.points = family.points(cfg.n_interior, cfg.n_boundary, seed=cfg.seed, device=cfg.device)
-        # The basis is learned once, on the central task with every gate half open, then frozen.
-        self.history["pretrain"] = train(self.model, self._loss(self.tasks[anchor], balance=cfg.term_balance),
+        # The basis is learned once, with every gate half open, then frozen: on the central task, or on every
+        # training task in turn (one task per step).
+        warm = [anchor] if cfg.warm_start == "central" else range(len(self.tasks))
+        losses = [self._loss(self.tasks[t], balance=cfg.term_balance) for t in warm]
+        calls = itertools.count()
+        self.history["pretrain"] = train(self.model, lambda m: losses[next(calls) % len(losses)](m),
                                          weights=self._meta_weights(), iters=cfg.budget, lr=cfg.lr, device=cfg.device,
                                          progress=progress)
         for p in self.model.basis.parameters():
@@ -412,7 +422,7 @@ FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT
 #: Configuration fields added after format 1, with the value every format-1 file was run with: such a file may lack
 #: them, and then takes these values (not the current defaults).
 LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
-                "output_scale": False, "normalize_features": False}
+                "output_scale": False, "normalize_features": False, "warm_start": "central"}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
 LATER_MODEL_KEYS = {"normalize": False}  # likewise for the network's description
 

@@ -19,6 +19,8 @@ name                       what                                                 
 ``reptile``                Reptile, fine-tuned for B/10                                    4
 ``lampinn``                LAM-PINN, adapted for B/10                                      8
 ``ablation_*``             LAM-PINN with one ingredient changed (:data:`ABLATIONS`)        12
+``zero``                   no network: predicts u = 0 everywhere (the level of learning    9
+                           nothing: its MSE is the mean square of the reference)
 =========================  ==============================================================  ========
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from . import settings
 from .baselines import MetaConfig, adapt, maml, meta_cost, reptile, scratch
@@ -68,7 +71,7 @@ class Method:
 
     name: str
     summary: str
-    setting: str
+    setting: str | None
     prepare_setting: str | None = None
     prepares: ClassVar[bool] = True  # whether :meth:`prepare` trains anything
 
@@ -89,6 +92,30 @@ class Scratch(Method):
     def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
         result = scratch(family, thetas, protocol, protocol.budget if self.full else protocol.adapt_budget)
         return replace(result, method=self.name)
+
+
+@dataclass(frozen=True)
+class Zero(Method):
+    """Predict zero everywhere, with no training: a method scoring near it has learned nothing."""
+
+    prepares: ClassVar[bool] = False
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        zero = ZeroNetwork(family.out_dim)
+        return Result(self.name, thetas, [zero] * len(thetas), History(), [evaluate(zero, family, t) for t in thetas],
+                      {"meta_seconds": 0.0, "adapt_seconds": 0.0}, {"meta_iterations": 0, "adapt_iterations": 0})
+
+
+class ZeroNetwork(torch.nn.Module):
+    """u = 0 at every point, with ``out_dim`` outputs."""
+
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(*x.shape[:-1], self.out_dim, dtype=x.dtype, device=x.device)
 
 
 @dataclass(frozen=True)
@@ -186,6 +213,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     MetaLearned("reptile", "Reptile, fine-tuned for B/10", "finetune", "finetune", algorithm="reptile"),
     LAMPINNMethod("lampinn", "LAM-PINN, adapted for B/10", "lampinn"),
     *(LAMPINNMethod(name, f"LAM-PINN with {changes}", "lampinn", changes=changes) for name, changes in ABLATIONS.items()),
+    Zero("zero", "predict u = 0 everywhere (no training)", None),
 )}
 
 
@@ -210,4 +238,4 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
 
 
 __all__ = ["ABLATIONS", "ADAPT_ONLY", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
-           "Transfer", "get_method", "run"]
+           "Transfer", "Zero", "ZeroNetwork", "get_method", "run"]

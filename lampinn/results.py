@@ -110,6 +110,15 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
     for k in PROVENANCE_KEYS - {"seeds", "seconds"}:
         if not isinstance(p[k], str):
             raise fail(path, f"provenance.{k}", p[k], "a string")
+    if "calibration" in result:
+        c = mapping(path, "calibration", result["calibration"], required={"rel_l2", "solved", "passed"})
+        if not isinstance(c["rel_l2"], list) or not c["rel_l2"]:
+            raise fail(path, "calibration.rel_l2", c["rel_l2"], "a non-empty list")
+        for i, v in enumerate(c["rel_l2"]):
+            number(path, f"calibration.rel_l2[{i}]", v)
+        number(path, "calibration.solved", c["solved"], 0, integer=True)
+        if not isinstance(c["passed"], bool):
+            raise fail(path, "calibration.passed", c["passed"], "true or false")
     if "tuning" in result:
         t = mapping(path, "tuning", result["tuning"], required={"lr", "weight"})
         for what in ("lr", "weight"):

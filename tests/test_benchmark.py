@@ -1,5 +1,6 @@
 """lampinn.benchmark: the resumable benchmark run, its tuning on training tasks, and the files it writes."""
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,8 +10,10 @@ from lampinn import benchmark as bm
 from lampinn import settings
 from lampinn.baselines import MetaConfig
 from lampinn.cli import main, parser
+from lampinn.health import VALIDATION_TASKS
 from lampinn.core import LAMPINNConfig
-from lampinn.methods import ABLATIONS, METHODS, get_method
+from lampinn.methods import ABLATIONS, METHODS, Scratch, get_method
+from lampinn.protocol import Protocol
 from lampinn.report import MAIN_METHODS, headline, update_blocks
 from lampinn.results import load_model, with_tuning
 
@@ -69,7 +72,7 @@ def m_meta(result, method):
 
 
 def test_method_names_are_the_registrys(tmp_path):
-    assert bm.DEFAULT_METHODS == (*MAIN_METHODS, *ABLATIONS) and set(bm.DEFAULT_METHODS) <= set(METHODS)
+    assert bm.DEFAULT_METHODS == (*MAIN_METHODS[:-1], *ABLATIONS, "zero") and set(bm.DEFAULT_METHODS) <= set(METHODS)
     assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml"}
     assert set(bm.SETTINGS.values()) <= set(METHODS)
     bench = next(a for a in parser()._subparsers._group_actions if a.dest == "command").choices["benchmark"]
@@ -220,3 +223,13 @@ def test_bad_benchmark_arguments_exit_2(tmp_path, capsys, monkeypatch, argv, mes
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_calibration_counts_the_tasks_below_the_threshold(monkeypatch):
+    fam = lampinn.get_family("burgers")
+    monkeypatch.setattr(Scratch, "adapt", lambda self, prepared, family, thetas, protocol: SimpleNamespace(
+        rel_l2=np.linspace(0.05, 0.5, len(thetas))))
+    c = bm.calibration(fam, Protocol(budget=10))
+    assert c["tasks"] == fam.train_tasks()[list(bm.CALIBRATION_TASKS)].tolist() and len(c["rel_l2"]) == 10
+    assert c["solved"] == 5 and not c["passed"] and c["rule"] == {"rel_l2": 0.3, "count": 8}
+    assert set(bm.CALIBRATION_TASKS) == {*bm.TUNING_TASKS, 13, *VALIDATION_TASKS}

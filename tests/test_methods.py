@@ -32,17 +32,17 @@ def lam():
 
 
 def test_one_vocabulary():
-    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS]
+    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS, "zero"]
     assert all(name.startswith("ablation_") for name in ABLATIONS)
     for name, method in METHODS.items():
         assert method.name == name and get_method(name) is method and method.summary
         assert isinstance(method, LAMPINNMethod) == (name == "lampinn" or name in ABLATIONS)
-        assert method.prepares == (not name.startswith("scratch")), name
+        assert method.prepares == (not name.startswith("scratch") and name != "zero"), name
     assert [METHODS[n].changes for n in ABLATIONS] == list(ABLATIONS.values()) and METHODS["lampinn"].changes == {}
     # the names the rest of the package uses are the registry's
     from lampinn import benchmark, report, results
 
-    assert {m.setting for m in METHODS.values()} | {m.prepare_setting for m in METHODS.values()} - {None} <= set(benchmark.SETTINGS)
+    assert {m.setting for m in METHODS.values()} | {m.prepare_setting for m in METHODS.values()} <= {*benchmark.SETTINGS, None}
     assert set(benchmark.SETTINGS.values()) <= set(METHODS) and set(report.MAIN_METHODS) <= set(METHODS)
     assert all(set(published) <= set(METHODS) for published in results.PUBLISHED.values())
 
@@ -169,3 +169,14 @@ def test_lampinn_history_sums_the_tasks(lam):
     np.testing.assert_allclose(res.history.total, np.add(one[0].total, one[1].total), rtol=1e-6)
     assert set(res.history.terms) == set(one[0].terms) and res.history.optimizer == ["adam"] * TINY.adapt_budget
     assert isinstance(lam, LAMPINN)
+
+
+@pytest.mark.parametrize("family", ["burgers", "helmholtz", "elasticity"])
+def test_zero_scores_the_mean_square_of_the_reference(family):
+    fam = lampinn.get_family(family)
+    thetas = fam.unseen_tasks()[:2]
+    result = run("zero", fam, thetas, TINY)
+    for theta, metrics in zip(thetas, result.metrics):
+        true = fam.metric_values(fam.reference(theta).values)
+        assert metrics["mse"] == pytest.approx(float(np.mean(true**2)), rel=1e-12) and metrics["rel_l2"] == 1.0
+    assert result.seconds == {"meta_seconds": 0.0, "adapt_seconds": 0.0}

@@ -287,3 +287,23 @@ def test_files_written_before_a_setting_existed_load_with_the_value_they_were_ru
     back = LAMPINN.load(path)
     assert {k: getattr(back.config, k) for k in LATER_FIELDS} == LATER_FIELDS
     assert back.model.config["normalize"] is False
+
+
+@pytest.mark.parametrize("warm_start", ["central", "tasks"])
+def test_warm_start_pretrains_on_the_central_task_or_every_task_in_turn(warm_start, trained, monkeypatch):
+    fam = lampinn.get_family("burgers")
+    seen = []
+    original = type(fam).loss_terms
+
+    def spy(self, model, points, theta):
+        seen.append(tuple(np.round(np.asarray(theta, dtype=float), 6)))
+        return original(self, model, points, theta)
+
+    monkeypatch.setattr(type(fam), "loss_terms", spy)
+    tasks = fam.train_tasks()[[0, 13, 26]]
+    cfg = replace(TINY, budget=6, stage1_iters=1, stage2_iters=1, n_clusters=2, warm_start=warm_start)
+    LAMPINN(cfg).meta_train(fam, sessions=Sessions(tasks, trained.sessions.curves[[0, 13, 26], :2], 0.0), tasks=tasks)
+    pretraining = [tuple(np.round(t, 6)) for t in tasks[[1] * 6 if warm_start == "central" else [0, 1, 2, 0, 1, 2]]]
+    assert seen[:6] == pretraining
+    with pytest.raises(ValueError, match="warm_start 'all' is not one of central, tasks"):
+        LAMPINNConfig(warm_start="all")

@@ -129,7 +129,7 @@ LABELS = {
     "no-normalize": "ours without normalised features",
     "no-decay": "ours without weight decay",
     "multi-task": "ours, warm start on every training task",
-    "previous": "previous (the committed benchmark's)",
+    "previous": "previous (the first benchmark runs')",
     "released": "as released (K = 3, 200 / 100 iterations per task)",
 }
 BASELINE = "fine-tuning (transfer)"

@@ -207,7 +207,8 @@ def headline(folder: str | os.PathLike | None = None) -> str:
         f"adapted for B/10; geometric mean over the families {gmean['paper']:.3g} (the paper reports 19.7). "
         f"(b) The cost claim: scratch training for the full B divided by LAM-PINN at B/10; geometric mean "
         f"{gmean['cost']:.3g}. Mean MSE over the 10 unseen tasks, B = {first['budget']['full']} ({first['mode']} mode), "
-        f"{' or '.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} (± one standard deviation over seeds); zero: "
+        f"{' or '.join(map(str, seeds))} seed{'s' if seeds != [1] else ''}"
+        f"{' (± one standard deviation over seeds)' if max(seeds) > 1 else ''}; zero: "
         f"predicting u = 0 everywhere, the level of a method that has learned nothing. Generated from `results/` by "
         f"`lampinn headline`."
         + "".join(f" No {f} result: it is left out." for f in FAMILY_ORDER if f not in {r["family"] for r in results}))

@@ -4,13 +4,11 @@ Each family's ``FAMILY.json`` comes from ``lampinn benchmark FAMILY --mode full 
 Its meta-trained LAM-PINN checkpoint must load (without unpickling code) and give, before any
 adaptation and with each training task's stage-1 gates (its own cluster open, the others at
 ``closed_gate``), finite errors on all 27 training tasks whose mean relative L2 error is the
-documented one of :data:`TRAINING_REL_L2` (within 5%). Those numbers are large: the meta-trained
-network is a starting point for adaptation, not a solution of its training tasks (about 1 on
-Burgers; about 9 on Helmholtz and 6 on elasticity, where meta-training fails: chapters 10, 11).
+documented one of :data:`TRAINING_REL_L2` (within 5%). Those numbers are not small: the meta-trained
+network is a starting point for adaptation, not a solution of its training tasks.
 The README, the book's introduction and the reproducibility appendix carry tables generated from
 these files, never typed by hand.
 """
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,8 @@ import pytest
 
 import lampinn
 from lampinn import settings
-from lampinn.benchmark import DEFAULT_METHODS
+from lampinn.benchmark import CALIBRATION_RULE, DEFAULT_METHODS
+from lampinn.methods import ABLATIONS
 from lampinn.report import update_blocks
 from lampinn.results import FAMILY_ORDER, committed, load, load_model, results_dir, with_tuning
 
@@ -28,13 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 FAMILIES = ("burgers", "helmholtz", "elasticity")
 # the meta-trained network's mean relative L2 error over its 27 training tasks (LAMPINN.training_errors), measured once
-TRAINING_REL_L2 = {"burgers": 1.04, "helmholtz": 8.84, "elasticity": 5.64}
+TRAINING_REL_L2 = {"burgers": 0.88, "helmholtz": 1.23, "elasticity": 0.43}
+
+
+# Methods a committed run has not reached yet (chapter 12 and the reproducibility appendix say so): the reruns of
+# Helmholtz and elasticity ran their main comparison first; their ablations are still to run.
+PENDING = {"helmholtz": set(ABLATIONS), "elasticity": set(ABLATIONS)}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_committed_result_is_a_full_run_of_every_method(family):
     result = load(family, RESULTS)
-    check_schema(result, family, DEFAULT_METHODS, mode="full")
+    check_schema(result, family, [m for m in DEFAULT_METHODS if m not in PENDING.get(family, set())], mode="full")
+    assert result["calibration"]["rule"] == CALIBRATION_RULE and len(result["calibration"]["rel_l2"]) == 10
     assert result["provenance"]["command"].startswith(f"lampinn benchmark {family} --mode full")
     check_tuning(result["tuning"], family)
 
@@ -105,13 +110,3 @@ def test_results_folder_lookup_and_missing_files(tmp_path, monkeypatch):
     (tmp_path / "results" / "burgers.json").unlink()  # an empty results/ is passed over: the one beside the package
     assert results_dir() == RESULTS
 
-
-def test_stage2_diagnosis_of_chapter_10():
-    """Chapter 10's diagnosis, by ``scripts/stage2_diagnosis.py helmholtz``: meta-trained again from the committed
-    sessions, without stage 2 or with it balanced, the network's training-task error falls well below the
-    committed one, yet stays far from its training tasks (a relative L2 error above 2)."""
-    lam = lampinn.LAMPINN.load(RESULTS / "helmholtz.models" / "lampinn-seed0.pt", "cpu")
-    committed = lam.training_errors().mean()
-    for change in ({"stage2_iters": 0}, {"stage2_balance": True}):
-        again = lampinn.LAMPINN(replace(lam.config, **change)).meta_train(lam.family, sessions=lam.sessions)
-        assert 2 < again.training_errors().mean() < 0.7 * committed, change

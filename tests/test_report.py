@@ -126,7 +126,7 @@ def test_headline_and_provenance_tables_of_a_small_folder(folder):
     assert lines[2] == "| burgers | 0.25 | 1 | 4 | 2 | 3 | 0.5 | 5 | 2 | 4 |"
     assert lines[3] == "| helmholtz | 7 | 2 | 8 | 4 | 6 | 1 | 10 | 0.143 | 0.286 |"
     assert f"geometric mean over the families {np.sqrt(2 * 1 / 7):.3g} (the paper reports 19.7)" in lines[5]
-    assert f"geometric mean {np.sqrt(4 * 2 / 7):.3g}." in lines[5] and "B = 100 (ci mode), 1 seed " in lines[5]
+    assert f"geometric mean {np.sqrt(4 * 2 / 7):.3g}." in lines[5] and "B = 100 (ci mode), 1 seed; zero" in lines[5]
     three = fake("burgers")
     three["provenance"]["seeds"] = 3
     three["methods"]["lampinn"]["std_over_seeds"] = 0.0312

@@ -33,7 +33,7 @@ SIZES: dict[str, dict[str, int]] = {
     "full": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
 }
 #: Per-family changes to a mode's sizes. Elasticity's second-order stress residual makes each iteration
-#: about three times Burgers', so its full-mode benchmark trains on 500 interior points to fit 45 minutes.
+#: about three times Burgers', so its full-mode benchmark trains on 500 interior points (its first run: 45 minutes).
 FAMILY_SIZES: dict[str, dict[str, dict[str, int]]] = {"full": {"elasticity": {"n_interior": 500}}}
 
 _set: dict[str, Any] = {}  # values given to the setters; they win over the environment

@@ -145,7 +145,8 @@ def test_cli_reference_refuses_unusable_tasks(tmp_path, capsys, theta):
 
 # ---- 3. result files ----------------------------------------------------------------------------------------
 def fake(family="burgers", mode="ci", budget=100, lampinn_mse=0.25):
-    mse = {"scratch_full": 1.0, "scratch_adapt": 4.0, "transfer": 2.0, "maml": 3.0, "reptile": 0.5, "lampinn": lampinn_mse}
+    mse = {"scratch_full": 1.0, "scratch_adapt": 4.0, "transfer": 2.0, "maml": 3.0, "reptile": 0.5, "lampinn": lampinn_mse,
+           "zero": 5.0}
 
     def rows(scale):
         return {m: {"per_task_mse": [v * scale * f for f in (0.5, 1.0, 1.5)], "per_task_rel_l2": [0.1, 0.2, 0.3],

@@ -78,6 +78,10 @@ CALIBRATION_RULE = {"rel_l2": 0.3, "count": 8}
 #: Rows of the training design the rule is checked on: the four tuning corners, the central task and the six
 #: meta-validation tasks (:data:`lampinn.health.VALIDATION_TASKS`); never an unseen or OOD task.
 CALIBRATION_TASKS = (0, 4, 8, 10, 13, 15, 18, 20, 21, 26)
+#: The most seeds an ablation runs with, whatever ``--seeds`` says: each meta-trains LAM-PINN again, and three
+#: seeds of every ablation do not fit the CPU time of a family's full run (chapter 12 says so). Every other
+#: method runs every seed.
+ABLATION_SEEDS = 1
 
 
 class Run:
@@ -244,7 +248,7 @@ class Run:
             self.tune(("lampinn",), self.prepare("lampinn", 0).init)
         tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
         for method in methods:
-            for seed in range(self.seeds):
+            for seed in range(self.method_seeds(method)):
                 keys = [f"{method}/{seed}/{split}/{i}" for split in SPLITS for i in range(len(tasks[split]))]
                 if all(k in self.done for k in keys):
                     continue
@@ -272,6 +276,10 @@ class Run:
         self.save()
         return self.summarise(methods, self.done["_seconds"])
 
+    def method_seeds(self, method: str) -> int:
+        """How many seeds ``method`` runs with: this run's, or at most :data:`ABLATION_SEEDS` for an ablation."""
+        return min(self.seeds, ABLATION_SEEDS) if method in ABLATIONS else self.seeds
+
     # ---- results -------------------------------------------------------------------------------------
     def summarise(self, methods: list[str], seconds: float) -> dict:
         """The result file's content (see the module docstring)."""
@@ -280,15 +288,16 @@ class Run:
         for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
             n = len(self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())
             for method in methods:
-                rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in range(self.seeds)]
+                seeds = range(self.method_seeds(method))
+                rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in seeds]
                 mse = np.array([[r.get("mse", np.nan) for r in seed_rows] for seed_rows in rows])  # NaN: diverged
                 rel = np.array([[r.get("rel_l2", np.nan) for r in seed_rows] for seed_rows in rows])
                 target[method] = {
                     "per_task_mse": _nulls(mse.mean(axis=0)), "per_task_rel_l2": _nulls(rel.mean(axis=0)),
                     "mean_mse": _null(mse.mean()), "std_over_seeds": _null(mse.mean(axis=1).std()),
-                    "diverged": int(np.isnan(mse.mean(axis=0)).sum()),
-                    "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in range(self.seeds)])),
-                                "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / self.seeds)},
+                    "diverged": int(np.isnan(mse.mean(axis=0)).sum()), "seeds": len(seeds),
+                    "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in seeds])),
+                                "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / len(seeds))},
                 }
         if self.tuning:
             out["tuning"] = self.tuning
@@ -408,5 +417,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
            "provenance"]

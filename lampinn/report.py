@@ -34,12 +34,13 @@ SETTING_LABELS = {"scratch_full": "scratch at B", "scratch_adapt": "scratch at B
 def markdown_table(result: dict) -> str:
     """The result as a Markdown table: mean MSE per method, unseen and OOD, with the ratio to LAM-PINN."""
     ref = result["methods"].get("lampinn", {}).get("mean_mse")
+    p = result["provenance"]
     lines = ["| method | unseen mean MSE | ratio to LAM-PINN | OOD mean MSE | meta s | adapt s |", "|---|---|---|---|---|---|"]
     for name, m in result["methods"].items():
         ratio = f"{m['mean_mse'] / ref:.2f}" if ref and m["mean_mse"] is not None else "-"
-        lines.append(f"| {name} | {_mse(m)} | {ratio} | {_mse(result['ood'][name])} | "
+        fewer = f" ({m['seeds']} seed{'s' if m['seeds'] > 1 else ''})" if m.get("seeds", p["seeds"]) < p["seeds"] else ""
+        lines.append(f"| {name}{fewer} | {_mse(m)} | {ratio} | {_mse(result['ood'][name])} | "
                      f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
-    p = result["provenance"]
     lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
                  f"{p['device']}, torch {p['torch']}, lampinn {p['version']} ({p['git_commit'][:10]}), {p['seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
@@ -156,8 +157,10 @@ def plot(result: dict, path: str | os.PathLike) -> None:
 
 
 def _cell(m: dict, seeds: int) -> str:
-    """A mean MSE, with its standard deviation over seeds when there are several."""
-    return f"{m['mean_mse']:.3g}" + (f" ± {m['std_over_seeds']:.1g}" if seeds > 1 and m["std_over_seeds"] is not None else "")
+    """A mean MSE, with its standard deviation over seeds when the method ran several (``m["seeds"]``, else the
+    run's ``seeds``)."""
+    several = m.get("seeds", seeds) > 1 and m["std_over_seeds"] is not None
+    return f"{m['mean_mse']:.3g}" + (f" ± {m['std_over_seeds']:.1g}" if several else "")
 
 
 def ratios(result: dict) -> dict[str, float]:

@@ -99,6 +99,10 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
             if (m["mean_mse"] is None) != (diverged > 0):
                 raise fail(path, f"{where}.mean_mse", m["mean_mse"], "null exactly when some task diverged")
             number(path, f"{where}.std_over_seeds", m["std_over_seeds"], optional=True)
+            if "seeds" in m:  # a method run with fewer seeds than the run (an ablation); absent in older results
+                number(path, f"{where}.seeds", m["seeds"], 1, integer=True)
+                if m["seeds"] > result["provenance"]["seeds"]:
+                    raise fail(path, f"{where}.seeds", m["seeds"], f"at most provenance.seeds, {result['provenance']['seeds']}")
             seconds = mapping(path, f"{where}.seconds", m["seconds"], {"meta", "adapt"})
             for k in seconds:
                 number(path, f"{where}.seconds.{k}", seconds[k])

@@ -234,3 +234,20 @@ def test_calibration_counts_the_tasks_below_the_threshold(monkeypatch):
     assert c["tasks"] == fam.train_tasks()[list(bm.CALIBRATION_TASKS)].tolist() and len(c["rel_l2"]) == 10
     assert c["solved"] == 5 and not c["passed"] and c["rule"] == {"rel_l2": 0.3, "count": 8}
     assert set(bm.CALIBRATION_TASKS) == {*bm.TUNING_TASKS, 13, *VALIDATION_TASKS}
+
+
+def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
+    """With --seeds 2 every method runs both seeds except an ablation, which runs ABLATION_SEEDS (1) and says so."""
+    assert bm.ABLATION_SEEDS == 1
+    result = bm.benchmark("burgers", "ci", tmp_path, seeds=2, methods=["scratch_adapt", "ablation_fixed_routing"],
+                          progress=False)
+    state = json.loads((tmp_path / "burgers.partial.json").read_text())
+    assert sum(k.startswith("scratch_adapt/1/") for k in state) == 20
+    assert sum(k.startswith("ablation_fixed_routing/") for k in state) == 20  # seed 0 only
+    scratch, ablation = result["methods"]["scratch_adapt"], result["methods"]["ablation_fixed_routing"]
+    assert (scratch["seeds"], ablation["seeds"], result["provenance"]["seeds"]) == (2, 1, 2)
+    per_seed = [np.mean([state[f"scratch_adapt/{s}/unseen/{i}"]["mse"] for i in range(10)]) for s in (0, 1)]
+    assert scratch["std_over_seeds"] == pytest.approx(np.std(per_seed)) and scratch["std_over_seeds"] > 0
+    assert ablation["std_over_seeds"] == 0.0
+    table = (tmp_path / "burgers.md").read_text()
+    assert "| ablation_fixed_routing (1 seed) |" in table and "| scratch_adapt |" in table

@@ -202,6 +202,8 @@ BAD_RESULTS = {
     "provenance seconds missing": setter("provenance.seconds", DELETE),
     "provenance seconds negative": setter("provenance.seconds", -1.0),
     "provenance seeds zero": setter("provenance.seeds", 0),
+    "method seeds above the run's": setter("methods.lampinn.seeds", 2),
+    "method seeds zero": setter("methods.lampinn.seeds", 0),
     "provenance commit number": setter("provenance.git_commit", 12),
     "budget zero": setter("budget.full", 0),
     "budget extra key": setter("budget.half", 50),

@@ -16,9 +16,15 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[book,test]"
 
-# Build the HTML book, executing every chapter in default mode (cached between builds). A chapter that
-# fails or runs a cell past execute.timeout in _config.yml stops the build; the message says where.
+# Build the HTML book, executing every chapter in default mode (cached between builds). The chapters run
+# side by side first (scripts/execute_chapters.py: one per core, each time printed) into the cache that
+# jupyter-book then reads. A chapter that fails or runs a cell past execute.timeout in _config.yml stops
+# the build; the message says where.
 book: setup
+	LAMPINN_MODE=default LAMPINN_STATIC=1 $(BIN)/python scripts/execute_chapters.py || { \
+	  echo "make book: a chapter failed (named above, with the cell's traceback). To see its cells numbered:"; \
+	  echo "  LAMPINN_MODE=default $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/NN_NAME.ipynb"; \
+	  exit 1; }
 	LAMPINN_MODE=default LAMPINN_STATIC=1 $(BIN)/jupyter-book build . -W --keep-going || { \
 	  echo "make book: a chapter failed. Above, 'NOTEBOOK.ipynb: WARNING: Executing notebook failed: ERROR' names it;"; \
 	  echo "the traceback under it shows the cell (for CellTimeoutError, the first lines of the cell that ran past"; \

@@ -163,7 +163,11 @@ def load_model(family: str, folder: str | os.PathLike | None = None, method: str
 
 def meta_validation(family: str, folder: str | os.PathLike | None = None, mode: str = "default") -> dict[str, dict]:
     """The committed meta-validation of ``family`` in ``mode`` (``results/meta_validation/FAMILY.jsonl``, written
-    by ``lampinn meta-validation``), one row per candidate setting, by name (the last row of a name wins)."""
+    by ``lampinn meta-validation``), one row per candidate setting, by name (the last row of a name wins).
+
+    Every row keeps the sizes it was measured at (``row["sizes"]``). Only the rows measured at the sizes of the
+    mode's last row are returned, so that a mode whose sizes changed never mixes two sizes in one table (the
+    committed rows are from when ``default`` mode had the benchmark's sizes, B = 1000)."""
     import json
 
     path = results_dir(folder) / "meta_validation" / f"{family}.jsonl"
@@ -183,7 +187,8 @@ def meta_validation(family: str, folder: str | os.PathLike | None = None, mode: 
                 rows[row["candidate"]] = row
     if not rows:
         raise ValueError(f"{path}: no rows in mode {mode!r}")
-    return rows
+    last = list(rows.values())[-1].get("sizes")
+    return {name: row for name, row in rows.items() if row.get("sizes") == last}
 
 
 def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None = None,

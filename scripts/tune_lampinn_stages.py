@@ -1,4 +1,4 @@
-"""How the default-mode stage lengths of chapter 8 were chosen: on training tasks only.
+"""How the stage lengths of the benchmark (full mode, B = 1000) were chosen: on training tasks only.
 
 Meta-trains LAM-PINN on Burgers (B = 1000) with two stage-length settings and adapts the
 meta-trained model to seven *training* tasks under four adaptation settings, printing the mean

@@ -239,6 +239,11 @@ def test_meta_validation_table_and_reader(tmp_path):
     lines = table.splitlines()
     assert lines[0] == "| setting | burgers |" and len(lines) == 5
     assert "| 2.00e-02 |" in lines[2] and "1.00e-02 (sat. 0.07)" in lines[3] and "not run" in lines[4]
+    # a later run of the same mode at other sizes replaces the table whole, never mixed with the older rows
+    later = {"candidate": "ours", "mode": "default", "sizes": {"budget": 300}, "score": 0.03, "mse": [0.03],
+             "provenance": prov}
+    (folder / "burgers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, later]))
+    assert results.meta_validation("burgers", tmp_path) == {"ours": later}
     with pytest.raises(FileNotFoundError, match="lampinn meta-validation helmholtz"):
         results.meta_validation("helmholtz", tmp_path)
     (folder / "burgers.jsonl").write_text("{\"candidate\": \"ours\"}\n")

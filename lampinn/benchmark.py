@@ -78,21 +78,25 @@ CALIBRATION_RULE = {"rel_l2": 0.3, "count": 8}
 #: Rows of the training design the rule is checked on: the four tuning corners, the central task and the six
 #: meta-validation tasks (:data:`lampinn.health.VALIDATION_TASKS`); never an unseen or OOD task.
 CALIBRATION_TASKS = (0, 4, 8, 10, 13, 15, 18, 20, 21, 26)
-#: The most seeds an ablation runs with, whatever ``--seeds`` says: each meta-trains LAM-PINN again, and three
-#: seeds of every ablation do not fit the CPU time of a family's full run (chapter 12 says so). Every other
-#: method runs every seed.
+#: The most seeds an ablation runs with unless told otherwise (``--ablation-seeds``): each meta-trains LAM-PINN
+#: again, and three seeds of every ablation do not fit the CPU time of a family's full run (chapter 12 says so).
+#: Every other method runs every seed.
 ABLATION_SEEDS = 1
 
 
 class Run:
     """One family's benchmark in one folder; methods are prepared once per seed, tasks run one by one."""
 
-    def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None) -> None:
+    def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None,
+                 ablation_seeds: int = ABLATION_SEEDS) -> None:
         if mode not in settings.MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        if ablation_seeds < 1:
+            raise ValueError(f"--ablation-seeds must be >= 1, got {ablation_seeds}")
         self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
+        self.ablation_seeds = ablation_seeds
         self.sizes = settings.sizes(family.name, mode)
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / f"{family.name}.models").mkdir(exist_ok=True)
@@ -277,8 +281,8 @@ class Run:
         return self.summarise(methods, self.done["_seconds"])
 
     def method_seeds(self, method: str) -> int:
-        """How many seeds ``method`` runs with: this run's, or at most :data:`ABLATION_SEEDS` for an ablation."""
-        return min(self.seeds, ABLATION_SEEDS) if method in ABLATIONS else self.seeds
+        """How many seeds ``method`` runs with: this run's, or at most ``ablation_seeds`` for an ablation."""
+        return min(self.seeds, self.ablation_seeds) if method in ABLATIONS else self.seeds
 
     # ---- results -------------------------------------------------------------------------------------
     def summarise(self, methods: list[str], seconds: float) -> dict:
@@ -390,9 +394,10 @@ def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dic
 
 
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
-              device: str | None = None, progress: bool = True) -> dict:
+              device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
-    and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result."""
+    and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result. The ablations run
+    ``min(seeds, ablation_seeds)`` seeds."""
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
@@ -408,7 +413,7 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         remove_orphans(out, fam.name)  # what a killed run left half-written
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
-        run = Run(fam, mode, out, seeds, device)
+        run = Run(fam, mode, out, seeds, device, ablation_seeds)
         result = run.run(methods, progress)
         base = out / fam.name
         atomic_write(base.with_suffix(".json"), dumps(result, indent=1))

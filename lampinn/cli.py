@@ -1,7 +1,8 @@
 """The ``lampinn`` command line.
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
-    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--methods ...] [--device ...]
+    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...]
+                      [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR]
 """
@@ -68,7 +69,8 @@ def _benchmark(args: argparse.Namespace) -> None:
         check_device(args.device)
     except ValueError as err:
         raise ValueError(f"--{err}") from None
-    result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device)
+    result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device,
+                       ablation_seeds=args.ablation_seeds)
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
 
 
@@ -115,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--force", action="store_true", help="replace --out if it exists")
     ref.set_defaults(run=_reference)
 
+    from .benchmark import ABLATION_SEEDS
     from .methods import METHODS
     from .settings import MODES
 
@@ -125,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--mode", required=True, choices=list(MODES))
     bench.add_argument("--out", required=True, help="folder for FAMILY.json, .md, .png and the resume state")
     bench.add_argument("--seeds", type=_positive, default=1)
+    bench.add_argument("--ablation-seeds", type=_positive, default=ABLATION_SEEDS,
+                       help="at most this many seeds for each ablation (default: %(default)s; each meta-trains again)")
     bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
                        help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")

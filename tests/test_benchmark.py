@@ -251,3 +251,7 @@ def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
     assert ablation["std_over_seeds"] == 0.0
     table = (tmp_path / "burgers.md").read_text()
     assert "| ablation_fixed_routing (1 seed) |" in table and "| scratch_adapt |" in table
+    with pytest.raises(ValueError, match="--ablation-seeds must be >= 1, got 0"):
+        bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=0)
+    assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=3).method_seeds("ablation_k1") == 2
+    assert parser().parse_args(["benchmark", "burgers", "--mode", "ci", "--out", "x"]).ablation_seeds == 1

@@ -35,6 +35,7 @@ def book(tmp_path: Path, second_cell: str) -> Path:
 
 def test_the_book_toc_lists_every_chapter():
     assert [p.name for p in ec.chapters()] == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert {p.stem for p in ec.chapters()} >= set(ec.LONGEST_FIRST)  # a renamed chapter would silently lose its place
 
 
 @pytest.mark.skipif(not JB.exists(), reason="jupyter-book is not installed (pip install -e '.[book]')")

@@ -90,7 +90,7 @@ def plot_adaptation(family, theta, adapted, fig=None):
     gates = np.asarray(adapted.gates)
     axes[3].bar(range(len(gates)), gates, color="tab:green")
     axes[3].set(ylim=(0, 1.05), xticks=range(len(gates)), xlabel="cluster", ylabel="gate", title="routing")
-    fig.suptitle(task_title(family, theta), fontsize=10)
+    fig.suptitle(task_title(family, theta))
     fig.tight_layout()
     return fig
 
@@ -145,6 +145,6 @@ def plot_clusters(lam):
     axes[0].set_ylabel(names[1])
     c = lam.clustering
     fig.suptitle(f"cluster of each training task (K = {c.k}, silhouette {c.silhouette[c.k]:.2f}, "
-                 f"mean ARI over seeds {np.mean(c.stability):.2f})", fontsize=10)
+                 f"mean ARI over seeds {np.mean(c.stability):.2f})")
     fig.tight_layout()
     return fig

@@ -43,7 +43,7 @@ def reference_explorer(family: Family, theta: Sequence[float] | None = None, sta
         plot_reference(ax, family, theta)
         which = "the central task of the training design" if np.array_equal(theta, centre) else "a task"
         ax.text(0.01, -0.18, f"static figure: {which} (sliders in a live notebook)", transform=ax.transAxes,
-                fontsize=8)
+                fontsize=10)
         plt.show()
         return None
 
@@ -60,7 +60,7 @@ def reference_explorer(family: Family, theta: Sequence[float] | None = None, sta
             values = [s.value for s in sliders.values()]
             plot_reference(ax, family, values)
             inside = "inside" if family.in_bounds(values) else "outside"
-            ax.text(0.01, -0.18, f"{inside} the design box", transform=ax.transAxes, fontsize=8)
+            ax.text(0.01, -0.18, f"{inside} the design box", transform=ax.transAxes, fontsize=10)
             plt.show()
 
     for s in sliders.values():

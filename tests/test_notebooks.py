@@ -208,3 +208,15 @@ def test_figure_only_cells_fold_their_code(path):
     """The reader sees a figure, and can unfold the matplotlib plumbing behind it (hide-input)."""
     drawing = [c["id"] for c in code_cells(path) if only_draws(c) and shown(c)]
     assert not drawing, f"{path.name}: cells {drawing} only draw a figure; tag them hide-input"
+
+
+def test_wide_figures_use_the_full_page_width():
+    """A figure drawn 11 inches wide or more (multi-panel) is tagged full-width: squeezed into the text column its
+    labels end up a few pixels tall (screenshots at 1280 px); the chapters' matplotlibrc sets legible fonts."""
+    assert "font.size" in (ROOT / "notebooks" / "matplotlibrc").read_text()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            source = "".join(cell["source"])
+            widths = [float(w) for w in re.findall(r"figsize=\((\d+(?:\.\d+)?)", source)]
+            if cell["cell_type"] == "code" and (any(w >= 11 for w in widths) or "readapt(" in source):
+                assert "full-width" in cell["metadata"].get("tags", []), f"{path.name} cell {i}"

@@ -105,8 +105,9 @@ class LAMPINNConfig:
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
     stage2_lr: float = 5e-5  # (published: 5e-5)
     stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
-    # Meta-training beyond the paper, chosen on meta-validation (lampinn.health; results/meta_validation/, default
-    # mode): mean MSE on six held-out training tasks after B/10, and the meta network's largest saturated share.
+    # Meta-training beyond the paper, chosen on meta-validation (lampinn.health; results/meta_validation/, at the
+    # benchmark's B = 1000): mean MSE on six held-out training tasks after B/10, and the meta network's largest
+    # saturated share.
     meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting);
     #   a tenth: elasticity 0.243 -> 0.210, Burgers 0.0099 -> 0.0124 (before the output scale): kept at 1
     term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task;

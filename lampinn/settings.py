@@ -24,13 +24,14 @@ import torch
 
 MODES = ("ci", "default", "full")
 
+# The book's and the tests' row, shared so that the two cannot drift apart.
+_BOOK = {"budget": 300, "n_interior": 500, "n_boundary": 200, "stage1": 30, "stage2": 15, "maml": 20, "reptile": 10}
 #: The sizes of each mode: B (from-scratch Adam iterations; every adaptation gets B/10), collocation
 #: points, LAM-PINN's stage lengths (per task), and the meta-training iterations of MAML and Reptile.
 #: ``default`` is the book's: sized so that ``make book`` runs every chapter in minutes on a 2-core laptop, and
 #: the same as ``ci``, so that the tests check the very numbers the book prints (``ci`` differs only where a
 #: chapter picks a smaller count with :func:`pick`). ``full`` is the benchmark's, what ``results/`` holds: sized to
 #: fit a 2-core CPU (a GPU study would raise B to 10,000).
-_BOOK = {"budget": 300, "n_interior": 500, "n_boundary": 200, "stage1": 30, "stage2": 15, "maml": 20, "reptile": 10}
 SIZES: dict[str, dict[str, int]] = {
     "ci": dict(_BOOK),
     "default": dict(_BOOK),

@@ -15,9 +15,13 @@ from .files import atomic_write
 from .results import FAMILY_ORDER, PUBLISHED, committed
 
 
-def _mse(m: dict, fmt: str = ".3e") -> str:
-    """A method's mean MSE, or how many of its tasks diverged (then it has none)."""
-    return f"{m['mean_mse']:{fmt}}" if m["mean_mse"] is not None else f"diverged on {m.get('diverged', '?')} tasks"
+def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
+    """A method's mean MSE, with its standard deviation over seeds when it ran several (``m["seeds"]``, else the
+    run's ``seeds``), or how many of its tasks diverged (then it has none)."""
+    if m["mean_mse"] is None:
+        return f"diverged on {m.get('diverged', '?')} tasks"
+    several = m.get("seeds", seeds) > 1 and m.get("std_over_seeds") is not None
+    return f"{m['mean_mse']:{fmt}}" + (f" ± {m['std_over_seeds']:.1g}" if several else "")
 
 #: The baselines LAM-PINN is compared with, in table order.
 BASELINES = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
@@ -39,7 +43,7 @@ def markdown_table(result: dict) -> str:
     for name, m in result["methods"].items():
         ratio = f"{m['mean_mse'] / ref:.2f}" if ref and m["mean_mse"] is not None else "-"
         fewer = f" ({m['seeds']} seed{'s' if m['seeds'] > 1 else ''})" if m.get("seeds", p["seeds"]) < p["seeds"] else ""
-        lines.append(f"| {name}{fewer} | {_mse(m)} | {ratio} | {_mse(result['ood'][name])} | "
+        lines.append(f"| {name}{fewer} | {_mse(m, p['seeds'])} | {ratio} | {_mse(result['ood'][name], p['seeds'])} | "
                      f"{m['seconds']['meta']:.0f} | {m['seconds']['adapt']:.0f} |")
     lines.append(f"\n{result['family']}, mode {result['mode']}, B = {result['budget']['full']}, seeds {p['seeds']}, "
                  f"{p['device']}, torch {p['torch']}, lampinn {p['version']} ({p['git_commit'][:10]}), {p['seconds']:.0f} s.")
@@ -156,11 +160,6 @@ def plot(result: dict, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-def _cell(m: dict, seeds: int) -> str:
-    """A mean MSE, with its standard deviation over seeds when the method ran several (``m["seeds"]``, else the
-    run's ``seeds``)."""
-    several = m.get("seeds", seeds) > 1 and m["std_over_seeds"] is not None
-    return f"{m['mean_mse']:.3g}" + (f" ± {m['std_over_seeds']:.1g}" if several else "")
 
 
 def ratios(result: dict) -> dict[str, float]:
@@ -201,7 +200,7 @@ def headline(folder: str | os.PathLike | None = None) -> str:
     for r in results:
         both.append(ratios(r))
         seeds = r["provenance"]["seeds"]
-        lines.append(f"| {r['family']} | " + " | ".join(_cell(r["methods"][c], seeds) for c in cols)
+        lines.append(f"| {r['family']} | " + " | ".join(_mse(r["methods"][c], seeds, ".3g") for c in cols)
                      + f" | {both[-1]['paper']:.3g} | {both[-1]['cost']:.3g} |")
     gmean = {k: float(np.exp(np.mean([np.log(b[k]) for b in both]))) for k in ("paper", "cost")}
     seeds = sorted({r["provenance"]["seeds"] for r in results})

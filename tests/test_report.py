@@ -194,9 +194,16 @@ def test_headline_of_the_committed_results(committed):
 def test_tables_of_the_committed_results(committed, tmp_path):
     for result in committed:
         lines = report.markdown_table(result).splitlines()
-        assert [line.split(" | ")[0][2:] for line in lines[2:-2]] == list(result["methods"])
-        assert f"| lampinn | {result['methods']['lampinn']['mean_mse']:.3e} | 1.00 |" in lines[2 + list(result["methods"]).index("lampinn")]
-        assert lines[-1].startswith(f"{result['family']}, mode full, B = 1000, seeds 1,")
+        seeds = result["provenance"]["seeds"]
+        names = [line.split(" | ")[0][2:] for line in lines[2:-2]]
+        assert [n.split(" (")[0] for n in names] == list(result["methods"])
+        for name, m in zip(names, result["methods"].values()):  # a method with fewer seeds than the run says so
+            n = m.get("seeds", seeds)
+            assert name.endswith(f"({n} seed)" if n == 1 else f"({n} seeds)") == (n < seeds)
+        lam = result["methods"]["lampinn"]
+        spread = f" ± {lam['std_over_seeds']:.1g}" if seeds > 1 else ""
+        assert f"| lampinn | {lam['mean_mse']:.3e}{spread} | 1.00 |" in lines[2 + list(result["methods"]).index("lampinn")]
+        assert lines[-1].startswith(f"{result['family']}, mode full, B = 1000, seeds {seeds},")
         tuning = report.tuning_table(result).splitlines()
         rates, factors = (list(result["tuning"][k]["scratch_full"]) for k in ("mse", "weight_mse"))
         assert len(tuning[2].split(" | ")) == 1 + len(rates) + len(factors)  # no column beside the sweeps

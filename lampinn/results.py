@@ -103,6 +103,14 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
                 number(path, f"{where}.seeds", m["seeds"], 1, integer=True)
                 if m["seeds"] > result["provenance"]["seeds"]:
                     raise fail(path, f"{where}.seeds", m["seeds"], f"at most provenance.seeds, {result['provenance']['seeds']}")
+            if "per_seed_mse" in m:  # each seed's per-task MSE, seed 0 first; absent in older results
+                rows = m["per_seed_mse"]
+                if (not isinstance(rows, list) or len(rows) != m.get("seeds", result["provenance"]["seeds"])
+                        or any(not isinstance(r, list) or len(r) != len(mse) for r in rows)):
+                    raise fail(path, f"{where}.per_seed_mse", rows, f"one list of {len(mse)} tasks per seed")
+                for j, r in enumerate(rows):
+                    for i, a in enumerate(r):
+                        number(path, f"{where}.per_seed_mse[{j}][{i}]", a, optional=True)
             seconds = mapping(path, f"{where}.seconds", m["seconds"], {"meta", "adapt"})
             for k in seconds:
                 number(path, f"{where}.seconds.{k}", seconds[k])

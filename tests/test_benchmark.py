@@ -249,8 +249,13 @@ def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
     per_seed = [np.mean([state[f"scratch_adapt/{s}/unseen/{i}"]["mse"] for i in range(10)]) for s in (0, 1)]
     assert scratch["std_over_seeds"] == pytest.approx(np.std(per_seed)) and scratch["std_over_seeds"] > 0
     assert ablation["std_over_seeds"] == 0.0
+    assert scratch["per_seed_mse"] == [[state[f"scratch_adapt/{s}/unseen/{i}"]["mse"] for i in range(10)] for s in (0, 1)]
+    assert len(ablation["per_seed_mse"]) == 1 and result["ood"]["scratch_adapt"]["per_seed_mse"][1][0] == state[
+        "scratch_adapt/1/ood/0"]["mse"]
+    assert np.allclose(scratch["per_task_mse"], np.mean(scratch["per_seed_mse"], axis=0))
     table = (tmp_path / "burgers.md").read_text()
     assert "| ablation_fixed_routing (1 seed) |" in table and "| scratch_adapt |" in table
+    assert f"| scratch_adapt | {scratch['mean_mse']:.3e} ± {scratch['std_over_seeds']:.1g} |" in table
     with pytest.raises(ValueError, match="--ablation-seeds must be >= 1, got 0"):
         bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=0)
     assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=3).method_seeds("ablation_k1") == 2

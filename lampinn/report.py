@@ -17,10 +17,10 @@ from .results import FAMILY_ORDER, PUBLISHED, committed
 
 def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
     """A method's mean MSE, with its standard deviation over seeds when it ran several (``m["seeds"]``, else the
-    run's ``seeds``), or how many of its tasks diverged (then it has none)."""
+    run's ``seeds``) and they differ, or how many of its tasks diverged (then it has none)."""
     if m["mean_mse"] is None:
         return f"diverged on {m.get('diverged', '?')} tasks"
-    several = m.get("seeds", seeds) > 1 and m.get("std_over_seeds") is not None
+    several = m.get("seeds", seeds) > 1 and bool(m.get("std_over_seeds"))  # zero: a deterministic method
     return f"{m['mean_mse']:{fmt}}" + (f" ± {m['std_over_seeds']:.1g}" if several else "")
 
 #: The baselines LAM-PINN is compared with, in table order.

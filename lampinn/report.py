@@ -20,7 +20,8 @@ def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
     run's ``seeds``) and they differ, or how many of its tasks diverged (then it has none)."""
     if m["mean_mse"] is None:
         return f"diverged on {m.get('diverged', '?')} tasks"
-    several = m.get("seeds", seeds) > 1 and bool(m.get("std_over_seeds"))  # zero: a deterministic method
+    # a deterministic method (zero) has seeds that agree up to the rounding of their mean: no spread to show
+    several = m.get("seeds", seeds) > 1 and (m.get("std_over_seeds") or 0.0) > 1e-9 * m["mean_mse"]
     return f"{m['mean_mse']:{fmt}}" + (f" ± {m['std_over_seeds']:.1g}" if several else "")
 
 #: The baselines LAM-PINN is compared with, in table order.

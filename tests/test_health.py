@@ -1,4 +1,7 @@
 """The meta-training health checks: saturation, loss scales, the meta-validation split and score."""
+import copy
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -155,3 +158,24 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
     assert set(health.LABELS) == set(health.CANDIDATES)
     saved = LAMPINN.load(tmp_path / "m" / "ours.pt")
     assert saved.config.output_scale and np.allclose(saved.tasks, health.split(fam)[0])
+
+
+def test_a_partial_stage1_step_keeps_that_fraction_of_each_tasks_move():
+    """stage1_step = s: after a stage-1 task the subnetworks and meta network sit at start + s * (trained - start),
+    what a full step (s = 1, as published) would have reached from the same start; the gates are not scaled."""
+    fam = lampinn.get_family("burgers")
+    lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
+    start = copy.deepcopy(lam.model.state_dict())
+    ends = {}
+    for step in (1.0, 0.5):
+        lam.model.load_state_dict(start)
+        lam.config = replace(lam.config, stage1_step=step)
+        torch.manual_seed(0)  # the same dropout masks in both runs
+        lam._stage1(0)
+        ends[step] = copy.deepcopy(lam.model.state_dict())
+    moved = [k for k in start if k.startswith(("subnets.", "meta."))]
+    assert moved and all(torch.allclose(ends[0.5][k], start[k] + 0.5 * (ends[1.0][k] - start[k]), atol=1e-6) for k in moved)
+    assert any(not torch.equal(ends[1.0][k], start[k]) for k in moved)
+    assert torch.equal(ends[0.5]["gates"], ends[1.0]["gates"])
+    with pytest.raises(ValueError, match=r"LAMPINNConfig.stage1_step = 0 is invalid"):
+        LAMPINNConfig(stage1_step=0)

@@ -103,7 +103,9 @@ class LAMPINNConfig:
     stage1_lr: float = 2e-3  # subnetworks and meta network (published: 2e-3)
     stage1_step: float = 1.0  # after each stage-1 task, keep only this fraction of the move it made in the
     #   subnetworks and meta network (Reptile's outer step, beyond the paper; 1: as published, the next task starts
-    #   where this one ended). Screened, not yet recorded: Helmholtz meta-validation 0.484 -> 0.0088 at 0.3
+    #   where this one ended). Screened, not yet recorded, at the record's sizes: at 0.3, Helmholtz meta-validation
+    #   0.484 -> 0.0088 (fine-tuning 0.076), elasticity 0.050 -> 0.015 (0.014); Burgers 0.0132 -> 0.0166, 0.0170 at
+    #   0.1, 0.0156 at 0.5 (0.0166)
     gate_lr: float = 5e-3  # the closed gates in stage 1 (published: 5e-3)
     closed_gate: float = 0.1  # value of the other clusters' gates in stage 1 (published: 0.1)
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)

@@ -161,8 +161,6 @@ def plot(result: dict, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-
-
 def ratios(result: dict) -> dict[str, float]:
     """The two headline ratios of one family's result (unseen tasks, mean MSE):
 

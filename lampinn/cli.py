@@ -4,6 +4,7 @@
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR]
+                            [--n-interior N]
 """
 from __future__ import annotations
 
@@ -95,8 +96,9 @@ def _meta_validation(args: argparse.Namespace) -> None:
     from .nn import check_device
 
     check_device(args.device)
-    rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device, models=args.models)
-    print(f"{args.out}: {len(rows)} rows for {args.family} in {args.mode} mode")
+    rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device, models=args.models,
+                  n_interior=args.n_interior)
+    print(f"{args.out}: {len(rows)} rows for {args.family} at these sizes")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -145,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
                      help=f"some of: {', '.join(CANDIDATES)} (default: all)")
     val.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     val.add_argument("--models", default=None, help="a folder to save each candidate's meta-trained network in")
+    val.add_argument("--n-interior", type=_positive, default=None, metavar="N",
+                     help="collocation points, instead of the mode's (the committed record keeps 1000 for every family)")
     val.set_defaults(run=_meta_validation)
 
     head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "

@@ -169,34 +169,32 @@ def load_model(family: str, folder: str | os.PathLike | None = None, method: str
     return with_tuning(model, load(family, folder).get("tuning", {}))
 
 
-def meta_validation(family: str, folder: str | os.PathLike | None = None, mode: str = "default") -> dict[str, dict]:
-    """The committed meta-validation of ``family`` in ``mode`` (``results/meta_validation/FAMILY.jsonl``, written
-    by ``lampinn meta-validation``), one row per candidate setting, by name (the last row of a name wins).
+def meta_validation(family: str, folder: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The committed meta-validation of ``family`` (``results/meta_validation/FAMILY.jsonl``, written by
+    ``lampinn meta-validation``), one row per candidate setting, by name (the last row of a name wins).
 
     Every row keeps the sizes it was measured at (``row["sizes"]``). Only the rows measured at the sizes of the
-    mode's last row are returned, so that a mode whose sizes changed never mixes two sizes in one table (the
-    committed rows are from when ``default`` mode had the benchmark's sizes, B = 1000)."""
+    file's last row are returned, so that one table never mixes two sizes (the committed rows are all at the
+    benchmark's B = 1000 with 1000 points; the first ones ran as ``default`` mode, when it had those sizes)."""
     import json
 
     path = results_dir(folder) / "meta_validation" / f"{family}.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn meta-validation {family} --mode {mode} "
+        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn meta-validation {family} --mode full "
                                 f"--out {path} --models {path.with_suffix('.models')}")
-    rows: dict[str, dict] = {}
+    rows: list[dict] = []
     with open(path) as fh:
         for i, line in enumerate(fh, 1):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 raise ValueError(f"{path}: line {i} is not JSON") from None
-            mapping(f"{path}:{i}", "row", row, required={"candidate", "mode", "score", "mse", "provenance"})
+            mapping(f"{path}:{i}", "row", row, required={"candidate", "sizes", "score", "mse", "provenance"})
             number(f"{path}:{i}", "score", row["score"])
-            if row["mode"] == mode:
-                rows[row["candidate"]] = row
+            rows.append(row)
     if not rows:
-        raise ValueError(f"{path}: no rows in mode {mode!r}")
-    last = list(rows.values())[-1].get("sizes")
-    return {name: row for name, row in rows.items() if row.get("sizes") == last}
+        raise ValueError(f"{path}: no rows")
+    return {row["candidate"]: row for row in rows if row["sizes"] == rows[-1]["sizes"]}
 
 
 def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None = None,

@@ -235,20 +235,22 @@ def test_meta_validation_table_and_reader(tmp_path):
     folder = tmp_path / "meta_validation"
     folder.mkdir()
     prov = {"command": "lampinn meta-validation burgers", "seconds": 1.0}
-    rows = [{"candidate": health.BASELINE, "mode": "default", "score": 0.02, "mse": [0.02], "provenance": prov},
-            {"candidate": "ours", "mode": "default", "score": 0.01, "mse": [0.01], "saturation": [0.0, 0.07, 0.05],
+    full, ci = {"budget": 1000}, {"budget": 300}
+    rows = [{"candidate": "ours", "mode": "ci", "sizes": ci, "score": 0.5, "mse": [0.5], "saturation": [0.9],
              "provenance": prov},
-            {"candidate": "ours", "mode": "ci", "score": 0.5, "mse": [0.5], "saturation": [0.9], "provenance": prov}]
+            {"candidate": health.BASELINE, "mode": "default", "sizes": full, "score": 0.02, "mse": [0.02],
+             "provenance": prov},
+            {"candidate": "ours", "mode": "full", "sizes": full, "score": 0.01, "mse": [0.01],
+             "saturation": [0.0, 0.07, 0.05], "provenance": prov}]
     (folder / "burgers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     got = results.meta_validation("burgers", tmp_path)
-    assert set(got) == {health.BASELINE, "ours"} and got["ours"]["score"] == 0.01  # the default mode's rows
+    assert got == {health.BASELINE: rows[1], "ours": rows[2]}  # the last row's sizes, whatever the mode's name
     table = report.meta_validation_table({"burgers": got}, ("ours", "previous"), health.LABELS)
     lines = table.splitlines()
     assert lines[0] == "| setting | burgers |" and len(lines) == 5
     assert "| 2.00e-02 |" in lines[2] and "1.00e-02 (sat. 0.07)" in lines[3] and "not run" in lines[4]
-    # a later run of the same mode at other sizes replaces the table whole, never mixed with the older rows
-    later = {"candidate": "ours", "mode": "default", "sizes": {"budget": 300}, "score": 0.03, "mse": [0.03],
-             "provenance": prov}
+    # a later run at other sizes replaces the table whole, never mixed with the older rows
+    later = {**rows[0], "score": 0.03, "mse": [0.03]}
     (folder / "burgers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, later]))
     assert results.meta_validation("burgers", tmp_path) == {"ours": later}
     with pytest.raises(FileNotFoundError, match="lampinn meta-validation helmholtz"):

@@ -116,6 +116,8 @@ def meta_validation(config, family: Family, held_out: tuple[int, ...] = VALIDATI
 CANDIDATES = {
     "ours": {},
     "full-step": {"stage1_step": 1.0},
+    "step-0.3": {"stage1_step": 0.3},
+    "step-0.1": {"stage1_step": 0.1},
     "no-scale": {"output_scale": False, "stage1_step": 1.0},
     "no-normalize": {"normalize_features": False, "stage1_step": 1.0},
     "no-decay": {"meta_weight_decay": 0.0, "stage1_step": 1.0},
@@ -128,6 +130,8 @@ CANDIDATES = {
 LABELS = {
     "ours": "ours (output scale, normalised features, weight decay 1e-3, partial stage-1 step)",
     "full-step": "ours with the full stage-1 step (as published)",
+    "step-0.3": "ours with a stage-1 step of 0.3",
+    "step-0.1": "ours with a stage-1 step of 0.1",
     "no-scale": "full step, without the output scale",
     "no-normalize": "full step, without normalised features",
     "no-decay": "full step, without weight decay",

@@ -187,7 +187,7 @@ class Run:
     def config(self, method: Method, seed: int):
         """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
         if isinstance(method, LAMPINNMethod):
-            return method.default_config(self.protocol(seed), self.sizes)
+            return method.default_config(self.protocol(seed), self.sizes, self.family.name)
         if isinstance(method, MetaLearned):
             return method.default_config(self.sizes)
         return None

@@ -147,7 +147,10 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     """Meta-validate each candidate of :data:`CANDIDATES` (and the fine-tuning baseline) at the sizes of ``mode``
     (with ``n_interior`` collocation points, if given) and append one JSON line per row to ``out``
     (``FAMILY.jsonl``), with its provenance. Rows already in ``out`` at the same sizes are kept, not rerun, whatever
-    mode they ran under: the sizes, not the mode's name, make two rows comparable. Returns every row at these sizes.
+    mode they ran under: the sizes, not the mode's name, make two rows comparable. A candidate whose configuration
+    equals a measured row's (``"ours"`` is the family's chosen step, :data:`lampinn.methods.META_VALIDATED`) is
+    not rerun either: its row repeats that row's numbers and provenance, with ``same_as`` naming it. Returns every
+    row at these sizes.
 
     Each row: the score (mean adapted MSE on the held-out training tasks), each task's MSE, the meta network's
     saturation per layer (evaluation grid, gates at 0.5), the weighted loss terms at the start of adaptation
@@ -156,6 +159,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     """
     import json
     import os
+    import shutil
 
     from . import settings
     from .benchmark import provenance
@@ -171,7 +175,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     if n_interior is not None:
         s = {**s, "n_interior": n_interior}
     protocol = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], device=device)
-    config = get_method("lampinn").default_config(protocol, s)
+    config = get_method("lampinn").default_config(protocol, s, family.name)
     grid = torch.tensor(family.grid().points, dtype=torch.float32, device=protocol.device)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
@@ -198,6 +202,15 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
             write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, start)
         for name in names:
             if name in done:
+                continue
+            twin = next((r for r in rows() if r["candidate"] != BASELINE
+                         and replace(config, **r["changes"]) == replace(config, **CANDIDATES[name])), None)
+            if twin is not None:  # the same configuration, already measured: same seed, same numbers
+                if models is not None and os.path.exists(os.path.join(models, f"{twin['candidate']}.pt")):
+                    shutil.copyfile(os.path.join(models, f"{twin['candidate']}.pt"), os.path.join(models, f"{name}.pt"))
+                with open(out, "a") as fh:
+                    fh.write(json.dumps({**twin, "candidate": name, "changes": CANDIDATES[name],
+                                         "same_as": twin["candidate"]}) + "\n")
                 continue
             start = time.perf_counter()
             mv = meta_validation(config, family, **CANDIDATES[name])

@@ -46,6 +46,12 @@ ABLATIONS: dict[str, dict] = {
     "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
     "ablation_k1": {"n_clusters": 1},
 }
+#: LAM-PINN's meta-training settings chosen per family on meta-validation (:mod:`lampinn.health`, never the
+#: unseen or OOD tasks; ``results/meta_validation/``, B = 1000, 1000 points): the stage-1 step with the lowest
+#: score among 1 (as published), 0.3 and 0.1, like the rates the benchmark tunes per family. A family not listed
+#: here (your own) meta-trains with :class:`~lampinn.core.LAMPINNConfig`'s defaults: choose its step the same way.
+META_VALIDATED: dict[str, dict] = {"burgers": {"stage1_step": 1.0}, "helmholtz": {"stage1_step": 0.3},
+                                   "elasticity": {"stage1_step": 0.1}}
 #: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses the network).
 ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
 
@@ -169,17 +175,18 @@ class LAMPINNMethod(Method):
         """Whether the changes act only when adapting (then LAM-PINN's meta-trained network serves)."""
         return set(self.changes) <= ADAPT_ONLY
 
-    def default_config(self, protocol: Protocol, sizes: dict[str, int] | None = None) -> LAMPINNConfig:
+    def default_config(self, protocol: Protocol, sizes: dict[str, int] | None = None,
+                       family: str | None = None) -> LAMPINNConfig:
         """The protocol's budget, rate, points, seed and device, with the stage lengths of ``sizes`` (default:
-        the current mode's)."""
+        the current mode's) and the meta-training settings :data:`META_VALIDATED` chose for ``family``, if any."""
         s = sizes or settings.sizes()
         return LAMPINNConfig(budget=protocol.budget, lr=protocol.lr, n_interior=protocol.n_interior,
                              n_boundary=protocol.n_boundary, stage1_iters=s["stage1"], stage2_iters=s["stage2"],
-                             seed=protocol.seed, device=protocol.device)
+                             seed=protocol.seed, device=protocol.device, **META_VALIDATED.get(family, {}))
 
     def prepare(self, family: Family, protocol: Protocol, config: LAMPINNConfig | None = None, sessions=None) -> Prepared:
         """Meta-train (``sessions``: affinity sessions to reuse, as the benchmark's ablations do)."""
-        config = replace(config or self.default_config(protocol), **self.changes)
+        config = replace(config or self.default_config(protocol, family=family.name), **self.changes)
         model = LAMPINN(config).meta_train(family, sessions=sessions)
         return Prepared(model, sum(model.seconds.values()), sum(model.iterations.values()))
 
@@ -237,5 +244,5 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
     return method.adapt(method.prepare(family, protocol, config), family, thetas, protocol)
 
 
-__all__ = ["ABLATIONS", "ADAPT_ONLY", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "META_VALIDATED", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
            "Transfer", "Zero", "ZeroNetwork", "get_method", "run"]

@@ -153,10 +153,16 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
     assert ours["score"] != previous["score"]  # the options change the meta-training
     again = health.record(fam, "ci", str(out), ["ours"], progress=False)  # done rows are kept, not rerun
     assert again == rows and len(out.read_text().splitlines()) == 3
+    # Burgers' chosen step is the full one: "full-step" is "ours" again, so its row repeats ours', not rerun
+    assert lampinn.methods.META_VALIDATED["burgers"] == {"stage1_step": 1.0}
+    twin = health.record(fam, "ci", str(out), ["full-step"], progress=False, models=str(tmp_path / "m"))[-1]
+    assert twin == {**ours, "candidate": "full-step", "changes": {"stage1_step": 1.0}, "same_as": "ours"}
+    assert (tmp_path / "m" / "full-step.pt").read_bytes() == (tmp_path / "m" / "ours.pt").read_bytes()
+    rows = rows + [twin]
     monkeypatch.setitem(settings.SIZES, "default", settings.SIZES["ci"])  # same sizes under another mode's name
     assert health.record(fam, "default", str(out), ["ours"], progress=False) == rows
     fewer = health.record(fam, "ci", str(out), ["ours"], progress=False, n_interior=40)
-    assert [r["candidate"] for r in fewer] == [health.BASELINE, "ours"] and len(out.read_text().splitlines()) == 5
+    assert [r["candidate"] for r in fewer] == [health.BASELINE, "ours"] and len(out.read_text().splitlines()) == 6
     assert all(r["sizes"]["n_interior"] == 40 for r in fewer)
     with pytest.raises(ValueError, match="unknown candidate 'best'"):
         health.record(fam, "ci", str(out), ["best"])

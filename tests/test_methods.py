@@ -103,6 +103,10 @@ def test_default_settings_follow_the_mode():
     cfg = METHODS["lampinn"].default_config(Protocol(budget=123, lr=5e-4, n_interior=77, n_boundary=11, seed=3, device="cpu"))
     assert (cfg.budget, cfg.lr, cfg.n_interior, cfg.n_boundary, cfg.seed, cfg.device) == (123, 5e-4, 77, 11, 3, "cpu")
     assert (cfg.stage1_iters, cfg.stage2_iters) == (settings.SIZES["default"]["stage1"], settings.SIZES["default"]["stage2"])
+    # the family's meta-validated step; LAMPINNConfig's (the published full step) for any other family
+    helm = METHODS["lampinn"].default_config(Protocol(), family="helmholtz")
+    assert helm.stage1_step == methods.META_VALIDATED["helmholtz"]["stage1_step"] < 1
+    assert METHODS["lampinn"].default_config(Protocol(), family="mine").stage1_step == 1.0 == cfg.stage1_step
 
 
 def test_meta_learners_set_their_own_order(monkeypatch):

@@ -45,7 +45,7 @@ _ALLOWED = {
     "stage2_lr": (float, 0, 10, True), "adapt_lr": (float, 0, 10, True), "adapt_gate_lr": (float, 0, 10, False),
     "dropout": (float, 0, 1, False), "affinity_fraction": (float, 0, 1, True), "closed_gate": (float, 0, 1, False),
     "meta_weight_factor": (float, 0, 1e6, True), "meta_weight_decay": (float, 0, 1e3, False),
-    "stage1_step": (float, 0, 1, True),
+    "stage1_step": (float, 0, 1, True), "meta_decay": (float, 0, 100, False),
 }
 
 
@@ -120,6 +120,9 @@ class LAMPINNConfig:
     #   Burgers 0.0099 -> 0.0197 with stage2_balance: off
     meta_weight_decay: float = 1e-3  # L2 weight decay on the meta network in stages 1 and 2 (against saturation);
     #   Burgers: saturation 0.100 -> 0.068 for a score 0.0123 -> 0.0132 (1e-2: 0.038 but 0.0181, above fine-tuning)
+    meta_decay: float = 0.0  # decoupled weight decay (AdamW's) on the meta network in pretraining and both stages:
+    #   after each step its weights shrink by the factor 1 - rate * meta_decay (for Helmholtz, whose meta network the
+    #   coupled decay above leaves saturated: lampinn.methods.META_VALIDATED)
     output_scale: bool = True  # the network predicts u / family.output_scale(theta): every task of order one;
     #   with normalize_features, elasticity 0.243 -> 0.050 and saturation 0.66 -> 0 (fine-tuning: 0.0138)
     normalize_features: bool = True  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN
@@ -222,7 +225,7 @@ class LAMPINN:
         calls = itertools.count()
         self.history["pretrain"] = train(self.model, lambda m: losses[next(calls) % len(losses)](m),
                                          weights=self._meta_weights(), iters=cfg.budget, lr=cfg.lr, device=cfg.device,
-                                         progress=progress)
+                                         progress=progress, post_step=self._decay(cfg.lr))
         for p in self.model.basis.parameters():
             p.requires_grad_(False)
         self.history["stage1"], self.history["stage2"] = History(), History()
@@ -260,6 +263,19 @@ class LAMPINN:
         """The loss weights of meta-training: the family's, constraint terms times ``meta_weight_factor``."""
         return self.family.scaled(self.config.meta_weight_factor).loss_weights
 
+    def _decay(self, lr: float) -> Callable[[], None] | None:
+        """The decoupled weight decay of the meta network after each step at rate ``lr`` (None when off)."""
+        if not self.config.meta_decay:
+            return None
+        factor, params = 1.0 - lr * self.config.meta_decay, list(self.model.meta.parameters())
+
+        def decay() -> None:
+            with torch.no_grad():
+                for p in params:
+                    p.mul_(factor)
+
+        return decay
+
     def _open_gates(self, t: int) -> list[float]:
         g = [self.config.closed_gate] * self.clustering.k
         g[self.clustering.labels[t]] = 1.0
@@ -281,7 +297,8 @@ class LAMPINN:
         start = [p.detach().clone() for p in moving] if cfg.stage1_step < 1 else []
         try:
             train(m, self._loss(self.tasks[t], balance=cfg.term_balance), weights=self._meta_weights(), iters=cfg.stage1_iters,
-                  param_groups=groups, device=cfg.device, progress=False, history=self.history["stage1"])
+                  param_groups=groups, device=cfg.device, progress=False, history=self.history["stage1"],
+                  post_step=self._decay(cfg.stage1_lr))
         finally:
             hook.remove()
         with torch.no_grad():  # a partial step: what the task taught, without forgetting the tasks before it
@@ -311,7 +328,7 @@ class LAMPINN:
         train(m, loss, weights=self._meta_weights(), iters=cfg.stage2_iters,
               param_groups=[{"params": list(m.meta.parameters()), "lr": cfg.stage2_lr,
                              "weight_decay": cfg.meta_weight_decay}], device=cfg.device,
-              progress=False, history=self.history["stage2"])
+              progress=False, history=self.history["stage2"], post_step=self._decay(cfg.stage2_lr))
 
     def training_errors(self) -> np.ndarray:
         """Relative L2 error on each training task before any adaptation, routed through the task's
@@ -435,7 +452,8 @@ FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT
 #: Configuration fields added after format 1, with the value every format-1 file was run with: such a file may lack
 #: them, and then takes these values (not the current defaults).
 LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
-                "output_scale": False, "normalize_features": False, "warm_start": "central", "stage1_step": 1.0}
+                "output_scale": False, "normalize_features": False, "warm_start": "central", "stage1_step": 1.0,
+                "meta_decay": 0.0}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
 LATER_MODEL_KEYS = {"normalize": False}  # likewise for the network's description
 

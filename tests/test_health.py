@@ -88,6 +88,27 @@ def test_meta_training_loss_options_change_meta_training_only(changes):
     assert np.isfinite(lampinn.evaluate(other.adapt(theta, iters=2).model, fam, theta)["mse"])
 
 
+def test_decoupled_decay_shrinks_only_the_meta_network():
+    """meta_decay = d: after every meta-training step the meta network's weights are multiplied by 1 - rate * d;
+    the subnetworks and the basis are not decayed. Pretraining with a large d leaves much smaller meta weights."""
+    fam = lampinn.get_family("burgers")
+    lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2))
+    lam.model = ModularPINN(fam.in_dim, fam.out_dim, 2, width=8)
+    meta0 = [p.detach().clone() for p in lam.model.meta.parameters()]
+    sub0 = [p.detach().clone() for p in lam.model.subnets.parameters()]
+    assert lam._decay(0.1) is None  # off by default
+    lam.config = replace(lam.config, meta_decay=2.0)
+    lam._decay(0.1)()
+    assert all(torch.allclose(p, 0.8 * q) for p, q in zip(lam.model.meta.parameters(), meta0))
+    assert all(torch.equal(p, q) for p, q in zip(lam.model.subnets.parameters(), sub0))
+    base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
+    decayed = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, meta_decay=50.0)).meta_train(fam, sessions=base.sessions)
+    norm = lambda m: sum(float(p.norm()) for p in m.model.meta.parameters())  # noqa: E731
+    assert norm(decayed) < 0.5 * norm(base)
+    with pytest.raises(ValueError, match="meta_decay"):
+        LAMPINNConfig(meta_decay=-1.0)
+
+
 def test_normalized_features_stay_within_one_whatever_the_gates():
     torch.manual_seed(0)
     x = torch.rand(200, 2)

@@ -103,9 +103,8 @@ class LAMPINNConfig:
     stage1_lr: float = 2e-3  # subnetworks and meta network (published: 2e-3)
     stage1_step: float = 1.0  # after each stage-1 task, keep only this fraction of the move it made in the
     #   subnetworks and meta network (Reptile's outer step, beyond the paper; 1: as published, the next task starts
-    #   where this one ended). Screened, not yet recorded, at the record's sizes: at 0.3, Helmholtz meta-validation
-    #   0.484 -> 0.0088 (fine-tuning 0.076), elasticity 0.050 -> 0.015 (0.014); Burgers 0.0132 -> 0.0166, 0.0170 at
-    #   0.1, 0.0156 at 0.5 (0.0166)
+    #   where this one ended). Chosen per family on meta-validation (lampinn.methods.META_VALIDATED): Helmholtz 0.3,
+    #   elasticity 0.1, Burgers 1
     gate_lr: float = 5e-3  # the closed gates in stage 1 (published: 5e-3)
     closed_gate: float = 0.1  # value of the other clusters' gates in stage 1 (published: 0.1)
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
@@ -122,7 +121,7 @@ class LAMPINNConfig:
     #   Burgers: saturation 0.100 -> 0.068 for a score 0.0123 -> 0.0132 (1e-2: 0.038 but 0.0181, above fine-tuning)
     meta_decay: float = 0.0  # decoupled weight decay (AdamW's) on the meta network in pretraining and both stages:
     #   after each step its weights shrink by the factor 1 - rate * meta_decay (for Helmholtz, whose meta network the
-    #   coupled decay above leaves saturated: lampinn.methods.META_VALIDATED)
+    #   coupled decay above leaves saturated: 0.30 -> 0.088 at 0.3, lampinn.methods.META_VALIDATED)
     output_scale: bool = True  # the network predicts u / family.output_scale(theta): every task of order one;
     #   with normalize_features, elasticity 0.243 -> 0.050 and saturation 0.66 -> 0 (fine-tuning: 0.0138)
     normalize_features: bool = True  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN

@@ -112,8 +112,9 @@ def meta_validation(config, family: Family, held_out: tuple[int, ...] = VALIDATI
 
 #: The meta-training settings compared by ``lampinn meta-validation`` (chapter 12's "released vs ours" table):
 #: changes to LAM-PINN's configuration at the run's sizes (:meth:`lampinn.methods.LAMPINNMethod.default_config`).
-#: "ours" is the family's chosen setting (:data:`lampinn.methods.META_VALIDATED`); every other one names its stage-1
-#: step, since most were first run before the step was an option, at the published full step.
+#: "ours" is the family's chosen setting (:data:`lampinn.methods.META_VALIDATED`); every other one is a change to
+#: :class:`~lampinn.core.LAMPINNConfig`'s defaults and names its stage-1 step, since most were first run before the
+#: step was an option, at the published full step.
 CANDIDATES = {
     "ours": {},
     "full-step": {"stage1_step": 1.0},
@@ -145,6 +146,26 @@ LABELS = {
     "released": "as released (K = 3, 200 / 100 iterations per task)",
 }
 BASELINE = "fine-tuning (transfer)"
+#: The candidates that :func:`choose` picks each family's meta-training from (:data:`lampinn.methods.META_VALIDATED`).
+CHOICES = ("full-step", "step-0.3", "step-0.1", "step-0.3-decay", "step-0.3-decay-0.3")
+#: A meta network is called healthy when every layer has a saturated share below this.
+HEALTHY = 0.1
+
+
+def choose(rows: dict[str, dict], candidates: tuple[str, ...] = CHOICES) -> str:
+    """The candidate to meta-train with, from one family's meta-validation ``rows`` (those of ``candidates`` it has):
+    the lowest score among those that beat fine-tuning with a healthy meta network; if none does, the lowest score.
+
+    Health decides only between settings that already adapt better than the baseline: a healthy network that
+    adapts worse than fine-tuning is no better a choice than a saturated one that adapts well.
+    """
+    tried = {c: rows[c] for c in candidates if c in rows}
+    if not tried:
+        raise ValueError(f"none of the candidates {list(candidates)} is in the rows; run lampinn meta-validation first")
+    good = {c: r for c, r in tried.items()
+            if r["score"] < rows[BASELINE]["score"] and max(r["saturation"]) < HEALTHY}
+    pool = good or tried
+    return min(pool, key=lambda c: pool[c]["score"])
 
 
 def record(family: Family, mode: str, out, candidates: list[str] | None = None, device: str | None = None,
@@ -180,7 +201,12 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     if n_interior is not None:
         s = {**s, "n_interior": n_interior}
     protocol = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], device=device)
-    config = get_method("lampinn").default_config(protocol, s, family.name)
+    lampinn = get_method("lampinn")
+    base, chosen = lampinn.default_config(protocol, s), lampinn.default_config(protocol, s, family.name)
+
+    def resolve(name: str, changes: dict):  # "ours" is the family's chosen setting; every other name, the defaults'
+        return replace(chosen if name == "ours" else base, **changes)
+
     grid = torch.tensor(family.grid().points, dtype=torch.float32, device=protocol.device)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
@@ -209,7 +235,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
             if name in done:
                 continue
             twin = next((r for r in rows() if r["candidate"] != BASELINE
-                         and replace(config, **r["changes"]) == replace(config, **CANDIDATES[name])), None)
+                         and resolve(r["candidate"], r["changes"]) == resolve(name, CANDIDATES[name])), None)
             if twin is not None:  # the same configuration, already measured: same seed, same numbers
                 if models is not None and os.path.exists(os.path.join(models, f"{twin['candidate']}.pt")):
                     shutil.copyfile(os.path.join(models, f"{twin['candidate']}.pt"), os.path.join(models, f"{name}.pt"))
@@ -218,7 +244,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
                                          "same_as": twin["candidate"]}) + "\n")
                 continue
             start = time.perf_counter()
-            mv = meta_validation(config, family, **CANDIDATES[name])
+            mv = meta_validation(resolve(name, CANDIDATES[name]), family)
             lam = mv.model
             gates = torch.full((lam.clustering.k,), 0.5, device=grid.device)
             scales = loss_scales(family, lambda x: lam.model(x, gates), lam.points, mv.tasks)
@@ -239,5 +265,5 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 
-__all__ = ["BASELINE", "CANDIDATES", "LABELS", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
+__all__ = ["BASELINE", "CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "choose", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
            "meta_validation", "record", "saturation", "split"]

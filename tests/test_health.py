@@ -211,3 +211,17 @@ def test_a_partial_stage1_step_keeps_that_fraction_of_each_tasks_move():
     assert torch.equal(ends[0.5]["gates"], ends[1.0]["gates"])
     with pytest.raises(ValueError, match=r"LAMPINNConfig.stage1_step = 0 is invalid"):
         LAMPINNConfig(stage1_step=0)
+
+
+def test_choose_prefers_a_healthy_setting_that_beats_fine_tuning_else_the_lowest_score():
+    def row(score, sat):
+        return {"score": score, "saturation": [0.0, sat]}
+
+    rows = {health.BASELINE: {"score": 1.0}, "full-step": row(0.2, 0.5), "step-0.3": row(0.5, 0.05),
+            "step-0.1": row(2.0, 0.0)}
+    assert health.choose(rows) == "step-0.3"  # healthy and below fine-tuning beats a lower, saturated score
+    rows["step-0.3"] = row(1.5, 0.05)  # healthy but above fine-tuning: the lowest score wins
+    assert health.choose(rows) == "full-step"
+    assert health.choose(rows, ("step-0.1", "absent")) == "step-0.1"
+    with pytest.raises(ValueError, match="none of the candidates"):
+        health.choose(rows, ("absent",))

@@ -67,7 +67,7 @@ def _check_config(cfg: LAMPINNConfig) -> None:
         raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
     if cfg.warm_start not in WARM_STARTS:
         raise ValueError(f"warm_start {cfg.warm_start!r} is not one of {', '.join(WARM_STARTS)}")
-    for name in ("slope", "stage2_balance", "term_balance", "output_scale", "normalize_features"):
+    for name in ("slope", "stage2_last", "stage2_balance", "term_balance", "output_scale", "normalize_features"):
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "True or False")
     k = cfg.k_range
@@ -109,6 +109,8 @@ class LAMPINNConfig:
     closed_gate: float = 0.1  # value of the other clusters' gates in stage 1 (published: 0.1)
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
     stage2_lr: float = 5e-5  # (published: 5e-5)
+    stage2_last: bool = False  # stage 2 on the round's last task only, as the authors' released code (False: the
+    #   round's mean, as their first release)
     stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
     # Meta-training beyond the paper, chosen on meta-validation (lampinn.health; results/meta_validation/, at the
     # benchmark's B = 1000): mean MSE on six held-out training tasks after B/10, and the meta network's largest
@@ -305,7 +307,8 @@ class LAMPINN:
                 p.copy_(p0 + cfg.stage1_step * (p - p0))
 
     def _stage2(self, round_: list[int]) -> None:
-        """Consolidation: only the meta network trains, on the round's tasks, each routed through its own gates.
+        """Consolidation: only the meta network trains, on the round's tasks (with ``stage2_last``, its last task
+        only), each routed through its own gates.
 
         The round's loss is the mean of its tasks' losses; with ``stage2_balance`` each task's terms are
         first divided by that task's weighted loss at the round's first step, so that every task starts
@@ -313,6 +316,8 @@ class LAMPINN:
         """
         cfg, m = self.config, self.model
         m.train()
+        if cfg.stage2_last:
+            round_ = round_[-1:]
         routes = [(self.tasks[t], torch.tensor(self._open_gates(t), device=m.gates.device), self._scale(self.tasks[t]))
                   for t in round_]
         scales: list[torch.Tensor] = []
@@ -452,7 +457,7 @@ FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT
 #: them, and then takes these values (not the current defaults).
 LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
                 "output_scale": False, "normalize_features": False, "warm_start": "central", "stage1_step": 1.0,
-                "meta_decay": 0.0}
+                "meta_decay": 0.0, "stage2_last": False}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
 LATER_MODEL_KEYS = {"normalize": False}  # likewise for the network's description
 

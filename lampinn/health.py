@@ -126,6 +126,7 @@ CANDIDATES = {
     "no-normalize": {"normalize_features": False, "stage1_step": 1.0},
     "no-decay": {"meta_weight_decay": 0.0, "stage1_step": 1.0},
     "multi-task": {"warm_start": "tasks", "stage1_step": 1.0},
+    "stage2-last": {"stage2_last": True, "stage1_step": 1.0},
     "previous": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "stage1_step": 1.0},
     "released": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "n_clusters": 3,
                  "stage1_iters": 200, "stage2_iters": 100, "stage1_step": 1.0},
@@ -142,6 +143,7 @@ LABELS = {
     "no-normalize": "full step, without normalised features",
     "no-decay": "full step, without weight decay",
     "multi-task": "full step, warm start on every training task",
+    "stage2-last": "full step, stage 2 on the round's last task (as released)",
     "previous": "previous (the first benchmark runs')",
     "released": "as released (K = 3, 200 / 100 iterations per task)",
 }

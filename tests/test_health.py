@@ -76,7 +76,8 @@ def test_meta_validation_trains_on_the_rest_and_scores_the_held_out_tasks():
     assert base.shape == (6,) and np.all(np.isfinite(base))
 
 
-@pytest.mark.parametrize("changes", [{"term_balance": True}, {"meta_weight_factor": 0.1}, {"meta_weight_decay": 0.1}])
+@pytest.mark.parametrize("changes", [{"term_balance": True}, {"meta_weight_factor": 0.1}, {"meta_weight_decay": 0.1},
+                                     {"stage2_last": True}])
 def test_meta_training_loss_options_change_meta_training_only(changes):
     fam = lampinn.get_family("burgers")
     base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
@@ -225,3 +226,18 @@ def test_choose_prefers_a_healthy_setting_that_beats_fine_tuning_else_the_lowest
     assert health.choose(rows, ("step-0.1", "absent")) == "step-0.1"
     with pytest.raises(ValueError, match="none of the candidates"):
         health.choose(rows, ("absent",))
+
+
+def test_stage2_last_consolidates_on_each_rounds_last_task_only(monkeypatch):
+    fam = lampinn.get_family("burgers")
+    seen: list[list[int]] = []
+    original = LAMPINN._stage2
+    monkeypatch.setattr(LAMPINN, "_stage2", lambda self, round_: seen.append(list(round_)) or original(self, round_))
+    for last in (False, True):
+        lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, stage2_last=last)).meta_train(fam)
+        assert seen and seen == [list(r) for r in lam.rounds]  # every round is handed over whole
+        routed = []
+        monkeypatch.setattr(lam, "_open_gates", lambda t, f=lam._open_gates: routed.append(t) or f(t))
+        lam._stage2(lam.rounds[0])
+        assert routed == ([lam.rounds[0][-1]] if last else list(lam.rounds[0]))
+        seen.clear()

@@ -43,7 +43,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +203,15 @@ class Run:
         if not method.prepares:  # scratch
             return Prepared()
         if path.exists():
-            init = LAMPINN.load(path, self.device, self.family) if isinstance(method, LAMPINNMethod) else self._load_mlp(path, seed)
+            if not isinstance(method, LAMPINNMethod):
+                return Prepared(self._load_mlp(path, seed), self.done.get(key, 0.0))
+            init = LAMPINN.load(path, self.device, self.family)
+            wanted = replace(self.config(method, seed), **method.changes)
+            changed = [f"{f.name} {getattr(init.config, f.name)!r} (now {getattr(wanted, f.name)!r})"
+                       for f in fields(wanted) if f.name != "device" and getattr(init.config, f.name) != getattr(wanted, f.name)]
+            if changed:  # a resume must not reuse a network meta-trained with other settings
+                raise ValueError(f"{path} was meta-trained with {', '.join(changed)}; delete it (and its tasks in the "
+                                 f"resume file) to meta-train again")
             return Prepared(init, self.done.get(key, 0.0))
         start = time.perf_counter()
         if isinstance(method, LAMPINNMethod):

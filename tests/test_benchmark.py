@@ -260,3 +260,21 @@ def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
         bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=0)
     assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=3).method_seeds("ablation_k1") == 2
     assert parser().parse_args(["benchmark", "burgers", "--mode", "ci", "--out", "x"]).ablation_seeds == 1
+
+
+def test_resume_refuses_a_network_meta_trained_with_other_settings(tmp_path, small, monkeypatch):
+    """A resumed run reuses a saved LAM-PINN only if it was meta-trained with the settings the run would use now."""
+    from lampinn import methods
+
+    def drop_a_task():
+        state = json.loads((tmp_path / "burgers.partial.json").read_text())
+        del state["lampinn/0/ood/9"]
+        (tmp_path / "burgers.partial.json").write_text(json.dumps(state))
+
+    bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)
+    drop_a_task()
+    bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)  # same settings: resumed
+    drop_a_task()
+    monkeypatch.setitem(methods.META_VALIDATED, "burgers", {"stage1_step": 0.5})
+    with pytest.raises(ValueError, match=r"lampinn-seed0.pt was meta-trained with stage1_step 1.0 \(now 0.5\); delete"):
+        bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)

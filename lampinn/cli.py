@@ -3,8 +3,7 @@
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...]
     lampinn headline [--results DIR] [--update FILE ...]
-    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR]
-                            [--n-interior N]
+    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N]
 """
 from __future__ import annotations
 

@@ -125,11 +125,22 @@ def _canonical(labels: np.ndarray) -> np.ndarray:
     return np.array([mapping.setdefault(int(v), len(mapping)) for v in labels])
 
 
-def visit_order(labels: np.ndarray, X: np.ndarray, anchor: int) -> list[list[int]]:
+def visit_order(labels: np.ndarray, X: np.ndarray, anchor: int, balanced: bool = False, seed: int = 0) -> list[list[int]]:
     """Rounds of task indices: each round takes, from every cluster in turn, its next task nearest to
-    task ``anchor`` in the representation (the published order: round-robin, nearest to the centre first)."""
+    task ``anchor`` in the representation (the published order: round-robin, nearest to the centre first).
+
+    With ``balanced`` (the authors' released code), every cluster's queue is first padded to the largest
+    cluster's size by drawing its own tasks again, with replacement and with probability proportional to one
+    over their distance to the anchor, so every round visits every cluster once and small clusters are seen
+    as often as large ones (a small cluster that holds the anchor repeats the anchor).
+    """
     dist = np.linalg.norm(X - X[anchor], axis=1)
     queues = [sorted(np.flatnonzero(labels == j).tolist(), key=lambda i: dist[i]) for j in range(labels.max() + 1)]
+    if balanced:
+        rng, longest = np.random.default_rng(seed), max(len(q) for q in queues)
+        for q in queues:
+            weights = 1.0 / np.maximum(dist[q], 1e-8)
+            q.extend(rng.choice(q, size=longest - len(q), p=weights / weights.sum()).tolist())
     rounds = []
     while any(queues):
         rounds.append([q.pop(0) for q in queues if q])

@@ -67,7 +67,8 @@ def _check_config(cfg: LAMPINNConfig) -> None:
         raise ValueError(f"features {cfg.features!r} is not one of {', '.join(FEATURES)}")
     if cfg.warm_start not in WARM_STARTS:
         raise ValueError(f"warm_start {cfg.warm_start!r} is not one of {', '.join(WARM_STARTS)}")
-    for name in ("slope", "stage2_last", "stage2_balance", "term_balance", "output_scale", "normalize_features"):
+    for name in ("slope", "stage2_last", "stage2_balance", "term_balance", "output_scale", "normalize_features",
+                 "plateau", "balanced_visits"):
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "True or False")
     k = cfg.k_range
@@ -112,6 +113,11 @@ class LAMPINNConfig:
     stage2_last: bool = False  # stage 2 on the round's last task only, as the authors' released code (False: the
     #   round's mean, as their first release)
     stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
+    plateau: bool = False  # the released rate schedule: in each stage-1 task and each stage 2, every rate falls by
+    #   0.7 once the loss has not improved for 3/4 (stage 1) or 1/2 (stage 2) of the stage's iterations (released:
+    #   patience 150 of 200 and 50 of 100, a new schedule per stage). Off: constant rates, as the paper describes
+    balanced_visits: bool = False  # the released stage-1 order: smaller clusters padded to the largest one's size
+    #   by redrawing their tasks (affinity.visit_order), so every round visits every cluster once
     # Meta-training beyond the paper, chosen on meta-validation (lampinn.health; results/meta_validation/, at the
     # benchmark's B = 1000): mean MSE on six held-out training tasks after B/10, and the meta network's largest
     # saturated share.
@@ -210,7 +216,7 @@ class LAMPINN:
         self.representation = representation(family, self.tasks, None if cfg.features == "params" else feats,
                                              use_params=cfg.features != "affinity")
         self.clustering = cluster(self.representation, cfg.n_clusters, cfg.k_range, cfg.seed)
-        self.rounds = visit_order(self.clustering.labels, self.representation, anchor)
+        self.rounds = visit_order(self.clustering.labels, self.representation, anchor, cfg.balanced_visits, cfg.seed)
         self.seconds["affinity"] = time.perf_counter() - start
         self.iterations["affinity"] = cfg.budget + session_iters * len(self.tasks)
 
@@ -236,7 +242,9 @@ class LAMPINN:
             self._stage2(round_)
         self.model.set_gates([0.5] * self.clustering.k)
         self.seconds["meta_train"] = time.perf_counter() - start
-        self.iterations["meta_train"] = cfg.budget + len(self.tasks) * cfg.stage1_iters + cfg.stage2_iters * len(self.tasks)
+        visits = sum(len(r) for r in self.rounds)  # stage 2 evaluates each of a round's tasks per step
+        self.iterations["meta_train"] = (cfg.budget + visits * cfg.stage1_iters
+                                         + cfg.stage2_iters * (len(self.rounds) if cfg.stage2_last else visits))
         return self
 
     def _scale(self, theta: np.ndarray) -> torch.Tensor | None:
@@ -277,6 +285,11 @@ class LAMPINN:
 
         return decay
 
+    def _plateau(self, iters: int, patience: float) -> tuple[float, int] | None:
+        """The released rate schedule of a stage of ``iters`` iterations: (factor 0.7, that fraction of them as
+        the patience); None when ``plateau`` is off."""
+        return (0.7, max(1, int(patience * iters))) if self.config.plateau else None
+
     def _open_gates(self, t: int) -> list[float]:
         g = [self.config.closed_gate] * self.clustering.k
         g[self.clustering.labels[t]] = 1.0
@@ -299,7 +312,7 @@ class LAMPINN:
         try:
             train(m, self._loss(self.tasks[t], balance=cfg.term_balance), weights=self._meta_weights(), iters=cfg.stage1_iters,
                   param_groups=groups, device=cfg.device, progress=False, history=self.history["stage1"],
-                  post_step=self._decay(cfg.stage1_lr))
+                  post_step=self._decay(cfg.stage1_lr), plateau=self._plateau(cfg.stage1_iters, 0.75))
         finally:
             hook.remove()
         with torch.no_grad():  # a partial step: what the task taught, without forgetting the tasks before it
@@ -332,7 +345,8 @@ class LAMPINN:
         train(m, loss, weights=self._meta_weights(), iters=cfg.stage2_iters,
               param_groups=[{"params": list(m.meta.parameters()), "lr": cfg.stage2_lr,
                              "weight_decay": cfg.meta_weight_decay}], device=cfg.device,
-              progress=False, history=self.history["stage2"], post_step=self._decay(cfg.stage2_lr))
+              progress=False, history=self.history["stage2"], post_step=self._decay(cfg.stage2_lr),
+              plateau=self._plateau(cfg.stage2_iters, 0.5))
 
     def training_errors(self) -> np.ndarray:
         """Relative L2 error on each training task before any adaptation, routed through the task's
@@ -457,7 +471,7 @@ FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT
 #: them, and then takes these values (not the current defaults).
 LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
                 "output_scale": False, "normalize_features": False, "warm_start": "central", "stage1_step": 1.0,
-                "meta_decay": 0.0, "stage2_last": False}
+                "meta_decay": 0.0, "stage2_last": False, "plateau": False, "balanced_visits": False}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}
 LATER_MODEL_KEYS = {"normalize": False}  # likewise for the network's description
 

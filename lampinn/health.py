@@ -127,6 +127,8 @@ CANDIDATES = {
     "no-decay": {"meta_weight_decay": 0.0, "stage1_step": 1.0},
     "multi-task": {"warm_start": "tasks", "stage1_step": 1.0},
     "stage2-last": {"stage2_last": True, "stage1_step": 1.0},
+    "plateau": {"plateau": True, "stage1_step": 1.0},
+    "balanced-visits": {"balanced_visits": True, "stage1_step": 1.0},
     "previous": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "stage1_step": 1.0},
     "released": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "n_clusters": 3,
                  "stage1_iters": 200, "stage2_iters": 100, "stage1_step": 1.0},
@@ -144,6 +146,8 @@ LABELS = {
     "no-decay": "full step, without weight decay",
     "multi-task": "full step, warm start on every training task",
     "stage2-last": "full step, stage 2 on the round's last task (as released)",
+    "plateau": "full step, the rate falls by 0.7 when a stage's loss stalls (as released)",
+    "balanced-visits": "full step, small clusters revisited so every round sees every cluster (as released)",
     "previous": "previous (the first benchmark runs')",
     "released": "as released (K = 3, 200 / 100 iterations per task)",
 }

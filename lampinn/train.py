@@ -62,6 +62,7 @@ def train(
     history: History | None = None,
     param_groups: list[dict] | None = None,
     post_step: Callable[[], None] | None = None,
+    plateau: tuple[float, int] | None = None,
 ) -> History:
     """Train ``model`` in place on ``loss_fn`` for ``iters`` Adam steps, then ``lbfgs_iters`` L-BFGS steps.
 
@@ -73,7 +74,9 @@ def train(
 
     ``param_groups`` (Adam's, e.g. ``[{"params": gates, "lr": 0.3}, {"params": rest}]``) choose which
     parameters train and at what rate (default: every parameter that requires gradients, at ``lr``);
-    ``post_step`` runs after every Adam step (e.g. to clamp parameters into range).
+    ``post_step`` runs after every Adam step (e.g. to clamp parameters into range). ``plateau = (factor,
+    patience)`` multiplies every group's rate by ``factor`` once the loss has not improved for more than
+    ``patience`` Adam steps (PyTorch's ``ReduceLROnPlateau``, as the LAM-PINN authors' released code).
     """
     if iters < 0 or lbfgs_iters < 0:
         raise ValueError(f"iters and lbfgs_iters must be >= 0, got {iters} and {lbfgs_iters}")
@@ -121,9 +124,13 @@ def train(
         return total
 
     adam = torch.optim.Adam(groups, lr=lr)
+    scheduler = None if plateau is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
+        adam, factor=plateau[0], patience=plateau[1])
     for _ in range(iters):
         step(adam, "adam")
         adam.step()
+        if scheduler is not None:
+            scheduler.step(history.total[-1])
         if post_step is not None:
             post_step()
         bar.update()

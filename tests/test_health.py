@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import lampinn
-from lampinn import health
+from lampinn import core, health
 from lampinn.core import LAMPINN, LAMPINNConfig
 from lampinn.nn import MLP, ModularPINN
 from lampinn.protocol import Protocol, central_task
@@ -77,7 +77,7 @@ def test_meta_validation_trains_on_the_rest_and_scores_the_held_out_tasks():
 
 
 @pytest.mark.parametrize("changes", [{"term_balance": True}, {"meta_weight_factor": 0.1}, {"meta_weight_decay": 0.1},
-                                     {"stage2_last": True}])
+                                     {"stage2_last": True}, {"balanced_visits": True}])
 def test_meta_training_loss_options_change_meta_training_only(changes):
     fam = lampinn.get_family("burgers")
     base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
@@ -226,6 +226,27 @@ def test_choose_prefers_a_healthy_setting_that_beats_fine_tuning_else_the_lowest
     assert health.choose(rows, ("step-0.1", "absent")) == "step-0.1"
     with pytest.raises(ValueError, match="none of the candidates"):
         health.choose(rows, ("absent",))
+
+
+def test_released_visits_and_schedule(monkeypatch):
+    """balanced_visits: every round visits every cluster, so stage 1 runs once per visit (the padded visits
+    included); plateau: a new schedule per stage whose patience is 3/4 of stage 1's and 1/2 of stage 2's
+    iterations, so a stalled stage lowers its rate."""
+    fam = lampinn.get_family("burgers")
+    lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, balanced_visits=True)).meta_train(fam)
+    visits = sum(len(r) for r in lam.rounds)
+    assert all(len(r) == 2 for r in lam.rounds) and visits >= 27
+    assert len(lam.history["stage1"]) == visits * TINY["stage1_iters"]
+    assert lam.iterations["meta_train"] == TINY["budget"] + visits * (TINY["stage1_iters"] + TINY["stage2_iters"])
+    schedules = []
+    monkeypatch.setattr(core, "train", lambda *a, plateau=None, f=core.train, **k:
+                        schedules.append(plateau) or f(*a, plateau=plateau, **k))
+    for on in (False, True):
+        schedules.clear()
+        config = LAMPINNConfig(**{**TINY, "stage1_iters": 8, "stage2_iters": 4}, n_clusters=2, plateau=on)
+        lam = LAMPINN(config).meta_train(fam, sessions=lam.sessions)
+        expected = [None] + [(0.7, 6)] * 27 + [(0.7, 2)] * len(lam.rounds) if on else [None] * (1 + 27 + len(lam.rounds))
+        assert sorted(schedules, key=str) == sorted(expected, key=str)  # pretraining has no schedule
 
 
 def test_stage2_last_consolidates_on_each_rounds_last_task_only(monkeypatch):

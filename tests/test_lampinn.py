@@ -72,6 +72,20 @@ def test_visit_order_is_round_robin_nearest_first():
     assert visit_order(labels, X, anchor=0) == [[0, 2, 5], [1, 4], [3]]
 
 
+def test_balanced_visit_order_pads_small_clusters_with_their_own_tasks():
+    """As released: every cluster's queue is padded to the largest one's size by redrawing its own tasks, the
+    nearest to the anchor most often, so every round visits every cluster; the draw is seeded."""
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    X = np.array([[0.5], [3.0], [1.0], [5.0], [2.0], [9.0]])
+    rounds = visit_order(labels, X, anchor=0, balanced=True, seed=1)
+    assert rounds == visit_order(labels, X, anchor=0, balanced=True, seed=1)
+    assert len(rounds) == 3 and all(sorted(labels[r].tolist()) == [0, 1, 2] for r in rounds)
+    assert [r[1] for r in rounds] == [2, 4, 3]  # the largest cluster as before, nearest first
+    assert [r[0] for r in rounds][:2] == [0, 1] and [r[2] for r in rounds] == [5, 5, 5]
+    draws = [visit_order(labels, X, anchor=0, balanced=True, seed=s)[2][0] for s in range(200)]
+    assert draws.count(0) > 190  # the anchor, at distance 0, is drawn almost always
+
+
 def test_meta_training_records_its_pieces(trained):
     assert trained.clustering.labels.shape == (27,) and trained.model.n_clusters == trained.clustering.k
     assert sorted(t for r in trained.rounds for t in r) == list(range(27))

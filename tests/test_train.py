@@ -46,6 +46,21 @@ def test_loss_goes_down_and_terms_are_recorded():
     assert hist.seconds > 0 and hist.optimizer == ["adam"] * 300
 
 
+def test_plateau_lowers_every_rate_only_once_the_loss_stalls():
+    """plateau = (0.5, 2): a loss that never improves halves the rate after 3 bad steps (steps 4, 7, 10 of 10);
+    a loss that keeps falling keeps its rate."""
+    x = torch.linspace(0, 1, 8)[:, None]
+    model = make_model()
+    stalled = [{"params": list(model.parameters()), "lr": 0.1}]
+    train(model, lambda m: {"c": m(x).sum() * 0 + 1.0}, iters=10, param_groups=stalled, plateau=(0.5, 2),
+          progress=False, device="cpu")
+    assert stalled[0]["lr"] == pytest.approx(0.1 * 0.5**3)
+    model = make_model()
+    falling = [{"params": list(model.parameters()), "lr": 1e-3}]
+    train(model, poisson_loss, iters=50, param_groups=falling, plateau=(0.5, 2), progress=False, device="cpu")
+    assert falling[0]["lr"] == 1e-3
+
+
 def test_lbfgs_finish_improves_on_adam():
     model = make_model()
     hist = train(model, poisson_loss, iters=200, lr=5e-3, progress=False, device="cpu")

@@ -289,10 +289,10 @@ class LAMPINN:
 
         return decay
 
-    def _plateau(self, iters: int, patience: float) -> tuple[float, int] | None:
-        """The released rate schedule of a stage of ``iters`` iterations: (factor 0.7, that fraction of them as
-        the patience); None when ``plateau`` is off."""
-        return (0.7, max(1, int(patience * iters))) if self.config.plateau else None
+    def _plateau(self, iters: int, fraction: float) -> tuple[float, int] | None:
+        """The released rate schedule of a stage of ``iters`` iterations: factor 0.7, patience ``fraction`` of
+        the iterations; None when ``plateau`` is off. (The decoupled decay keeps the stage's starting rate.)"""
+        return (0.7, max(1, int(fraction * iters))) if self.config.plateau else None
 
     def _open_gates(self, t: int) -> list[float]:
         g = [self.config.closed_gate] * self.clustering.k

@@ -16,7 +16,9 @@ wall-clock time of every stretch of a resumed run.
 Every method's Adam rate and loss weights are tuned on training tasks, never on the unseen ones
 (:meth:`Run.tune`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
 rate of :data:`TUNING_LRS` with the lowest mean MSE, then, at that rate, the factor of
-:data:`TUNING_WEIGHTS` on its constraint terms' weights (:meth:`~lampinn.pde.base.Family.scaled`).
+:data:`TUNING_WEIGHTS` on its constraint terms' weights (:meth:`~lampinn.pde.base.Family.scaled`), widened one
+decade at a time while the best factor is the smallest or largest tried, up to :data:`TUNING_WEIGHT_RANGE`
+(:func:`widen`): a family whose best weighting lies outside the first three factors still gets it.
 The settings are scratch at B, scratch at B/10, fine-tuning at B/10 from the central-task network
 (transfer, MAML and Reptile adapt with it) and LAM-PINN's adaptation from its meta-trained network
 (its ablations adapt with it, so that only the ablated part differs). The transfer network is
@@ -43,6 +45,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -65,8 +68,10 @@ DEFAULT_METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile
 SPLITS = ("unseen", "ood")
 #: The Adam rates tried for each tuned setting.
 TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
-#: The factors tried on the constraint terms' weights, at the setting's best rate.
+#: The factors first tried on the constraint terms' weights, at the setting's best rate.
 TUNING_WEIGHTS = (0.1, 1.0, 10.0)
+#: The smallest and largest factor :func:`widen` may try: a best factor at an edge of what was tried is one of these.
+TUNING_WEIGHT_RANGE = (1e-3, 1e3)
 #: The settings :meth:`Run.tune` chooses a rate and a weight factor for, and the method each is measured with.
 SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
@@ -145,6 +150,7 @@ class Run:
         tuning = self.done.setdefault("_tuning", {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
                                                   "criterion": "mean MSE over the tasks",
                                                   "lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}})
+        limits = tuple(tuning.setdefault("weight_range", list(TUNING_WEIGHT_RANGE)))
         fam, base = self.family, self.protocol(0)
         tasks = np.array(tuning["tasks"])
 
@@ -167,7 +173,8 @@ class Run:
                 prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(0, "scratch_full"))
             rates = {str(lr): trial(method, prepared, lr, 1.0) for lr in TUNING_LRS}
             lr = float(min(rates, key=rates.get))
-            factors = {str(w): rates[str(lr)] if w == 1.0 else trial(method, prepared, lr, w) for w in TUNING_WEIGHTS}
+            factors = widen(lambda w: rates[str(lr)] if w == 1.0 else trial(method, prepared, lr, w),
+                            limits=limits)
             tuning["mse"][name], tuning["weight_mse"][name] = rates, factors
             tuning["lr"][name], tuning["weight"][name] = lr, float(min(factors, key=factors.get))
             tuning["seconds"][name] = time.perf_counter() - start
@@ -323,6 +330,22 @@ class Run:
         return out
 
 
+def widen(score: Callable[[float], float], start: tuple[float, ...] = TUNING_WEIGHTS,
+          limits: tuple[float, float] = TUNING_WEIGHT_RANGE) -> dict[str, float]:
+    """Score every factor of ``start``, then one decade beyond the best while it is the smallest or largest tried
+    and the next decade is within ``limits``; each factor's score, keyed by ``str(factor)`` in increasing order."""
+    scores = {float(f): score(float(f)) for f in start}
+    while True:
+        best, low, high = min(scores, key=scores.get), min(scores), max(scores)
+        if best == low and low / 10 >= limits[0] * (1 - 1e-9):
+            factor = float(f"{low / 10:.12g}")
+        elif best == high and high * 10 <= limits[1] * (1 + 1e-9):
+            factor = float(f"{high * 10:.12g}")
+        else:
+            return {str(f): scores[f] for f in sorted(scores)}
+        scores[factor] = score(factor)
+
+
 def calibration(family: Family, protocol: Protocol, rows: tuple[int, ...] = CALIBRATION_TASKS) -> dict:
     """Scratch at B (``protocol``'s budget and rate, ``family``'s weights) on the given rows of the training design:
     each task's relative L2 error, how many are below the rule's threshold, and whether the family passes."""
@@ -434,5 +457,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "Run", "benchmark",
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "widen",
            "provenance"]

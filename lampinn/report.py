@@ -94,20 +94,23 @@ def _short(x: float) -> str:
 
 def tuning_table(result: dict) -> str:
     """The run's tuning as a narrow Markdown table: each setting's mean MSE (2 significant digits) per Adam rate,
-    then per factor on the loss weights at its chosen rate; the chosen value of each sweep in bold."""
+    then per factor on the loss weights at its chosen rate; the chosen value of each sweep in bold. The columns are
+    every value any setting tried (the weight sweep widens per setting); a dash where a setting did not try one."""
     tuning = result["tuning"]
     sweeps = (("mse", "lr", "Adam rate "), ("weight_mse", "weight", "weights ×"))
-    head = [f"{prefix if i == 0 else ''}{_short(float(v))}" for key, _, prefix in sweeps
-            for i, v in enumerate(tuning[key]["scratch_full"])]
+    columns = {key: sorted({float(v) for tried in tuning[key].values() for v in tried}) for key, _, _ in sweeps}
+    head = [f"{prefix if i == 0 else ''}{_short(v)}" for key, _, prefix in sweeps for i, v in enumerate(columns[key])]
     rows = ["| setting | " + " | ".join(head) + " |", "|---" + "|--:" * len(head) + "|"]
     for what, label in SETTING_LABELS.items():
         cells = []
         for key, choice, _ in sweeps:
             chosen = tuning[choice][what]
-            tried = tuning[key][what]
-            if not any(float(v) == chosen for v in tried):
-                raise ValueError(f"the tuning of {what} chose {choice} {chosen:g}, which it did not try ({', '.join(tried)})")
-            cells += [f"**{m:.2g}**" if float(v) == chosen else f"{m:.2g}" for v, m in tried.items()]
+            tried = {float(v): m for v, m in tuning[key][what].items()}
+            if chosen not in tried:
+                raise ValueError(f"the tuning of {what} chose {choice} {chosen:g}, which it did not try "
+                                 f"({', '.join(tuning[key][what])})")
+            cells += ["–" if v not in tried else f"**{tried[v]:.2g}**" if v == chosen else f"{tried[v]:.2g}"
+                      for v in columns[key]]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return ("Mean MSE on the four tuning (training) tasks, per Adam rate, then per factor on the loss weights "
             "at the chosen rate; **bold**: the value chosen.\n\n" + "\n".join(rows) + "\n")

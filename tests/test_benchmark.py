@@ -1,5 +1,6 @@
 """lampinn.benchmark: the resumable benchmark run, its tuning on training tasks, and the files it writes."""
 import json
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -56,12 +57,16 @@ def check_schema(result, family, methods, mode="ci"):
 
 
 def check_tuning(tuning, family):
-    """Every setting has a rate and a weight factor, each the best of what was measured on the training tasks."""
+    """Every setting has a rate and a weight factor, each the best of what was measured on the training tasks, and the
+    factors tried are those the widening sweep tries given their scores (a result without ``weight_range`` predates
+    the widening: it tried the first factors only)."""
     assert set(tuning["lr"]) == set(tuning["weight"]) == set(bm.SETTINGS)
     assert np.allclose(tuning["tasks"], lampinn.get_family(family).train_tasks()[list(bm.TUNING_TASKS)])
     for name in bm.SETTINGS:
         rates, factors = tuning["mse"][name], tuning["weight_mse"][name]
-        assert list(rates) == [str(v) for v in bm.TUNING_LRS] and list(factors) == [str(v) for v in bm.TUNING_WEIGHTS]
+        limits = tuple(tuning.get("weight_range", (min(bm.TUNING_WEIGHTS), max(bm.TUNING_WEIGHTS))))
+        assert list(rates) == [str(v) for v in bm.TUNING_LRS]
+        assert bm.widen(lambda w: factors[str(w)], limits=limits) == factors  # a factor it would try but did not: KeyError
         assert rates[str(tuning["lr"][name])] == min(rates.values())
         assert factors[str(tuning["weight"][name])] == min(factors.values())
         assert factors["1.0"] == rates[str(tuning["lr"][name])]  # the factor sweep runs at the chosen rate
@@ -105,6 +110,22 @@ def test_run_sizes_are_the_settings_table(tmp_path, monkeypatch):
     assert run.config(get_method("transfer"), 0) is None and run.config(get_method("scratch_full"), 0) is None
     with pytest.raises(ValueError, match="mode 'huge' is not one of ci, default, full"):
         bm.Run(lampinn.get_family("burgers"), "huge", tmp_path / "huge")
+
+
+def test_the_weight_sweep_widens_while_its_best_is_at_an_edge():
+    """One decade further while the best is the smallest or largest factor tried, never past the range."""
+    calls = []
+
+    def bowl(at):  # a score with its minimum at ``at``, recording each factor tried
+        return lambda w: calls.append(w) or abs(math.log10(w) - math.log10(at))
+
+    assert list(bm.widen(bowl(1.0))) == ["0.1", "1.0", "10.0"] and calls == [0.1, 1.0, 10.0]
+    calls.clear()
+    assert list(bm.widen(bowl(1e-2))) == ["0.001", "0.01", "0.1", "1.0", "10.0"] and calls[3:] == [0.01, 0.001]
+    assert list(bm.widen(bowl(1e6))) == ["0.1", "1.0", "10.0", "100.0", "1000.0"]  # stops at the range's limit
+    assert list(bm.widen(bowl(1e6), limits=(0.1, 10.0))) == ["0.1", "1.0", "10.0"]
+    scores = bm.widen(bowl(100.0))
+    assert min(scores, key=scores.get) == "100.0" and scores["1000.0"] > scores["100.0"]
 
 
 def test_tuned_choices_reach_the_methods(tmp_path):

@@ -102,6 +102,13 @@ def test_tuning_table_paper_comparison_and_wins_of_a_small_result():
     untried["tuning"]["lr"]["lampinn"] = 0.5
     with pytest.raises(ValueError, match="the tuning of lampinn chose lr 0.5, which it did not try"):
         report.tuning_table(untried)
+    widened = fake()  # one setting's sweep went a decade lower: a column for it, a dash in the other rows
+    widened["tuning"]["weight_mse"] = {**widened["tuning"]["weight_mse"], "finetune": {"0.01": 0.2, "0.1": 3, "1.0": 1, "10.0": 0.5}}
+    widened["tuning"]["weight"]["finetune"] = 0.01
+    rows = report.tuning_table(widened).strip().splitlines()[2:]
+    assert rows[0] == "| setting | Adam rate 1e-3 | 1e-2 | weights ×1e-2 | 0.1 | 1 | 10 |"
+    assert rows[2] == f"| {report.SETTING_LABELS['scratch_full']} | 2 | **1** | – | 3 | 1 | **0.5** |"
+    assert rows[4] == f"| {report.SETTING_LABELS['finetune']} | 2 | **1** | **0.2** | 3 | 1 | 0.5 |"
     comparison = report.paper_comparison(fake())
     assert "| transfer / LAM-PINN | 8.00 | 8.64 |" in comparison and "| maml / LAM-PINN | 12.00 | 12.06 |" in comparison
     assert "| LAM-PINN mean MSE | 0.25 | 0.0588 |" in comparison and "its own family definition" in comparison
@@ -205,7 +212,7 @@ def test_tables_of_the_committed_results(committed, tmp_path):
         assert f"| lampinn | {lam['mean_mse']:.3e}{spread} | 1.00 |" in lines[2 + list(result["methods"]).index("lampinn")]
         assert lines[-1].startswith(f"{result['family']}, mode full, B = 1000, seeds {seeds},")
         tuning = report.tuning_table(result).splitlines()
-        rates, factors = (list(result["tuning"][k]["scratch_full"]) for k in ("mse", "weight_mse"))
+        rates, factors = (sorted({float(v) for tried in result["tuning"][k].values() for v in tried}) for k in ("mse", "weight_mse"))
         assert len(tuning[2].split(" | ")) == 1 + len(rates) + len(factors)  # no column beside the sweeps
         for row, setting in zip(tuning[4:], report.SETTING_LABELS):
             cells = row.strip("| ").split(" | ")

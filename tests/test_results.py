@@ -49,13 +49,18 @@ def test_committed_result_is_a_full_run_of_every_method(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_committed_checkpoint_loads_and_fits_its_training_tasks(family):
-    path = RESULTS / f"{family}.models" / "lampinn-seed0.pt"
-    assert path.stat().st_size < 1_000_000
-    lam = load_model(family, RESULTS, device="cpu")
-    fam = lam.family
-    assert fam.name == family and np.allclose(lam.tasks, fam.train_tasks())
-    rel = lam.training_errors()
-    assert np.all(np.isfinite(rel)) and np.mean(rel) == pytest.approx(TRAINING_REL_L2[family], rel=0.05), np.round(rel, 3)
+    """Seed 0's network is the one the chapters adapt; any other seed kept (chapter 10 measures each seed's) loads too."""
+    kept = sorted((RESULTS / f"{family}.models").glob("lampinn-seed*.pt"))
+    assert kept[0].name == "lampinn-seed0.pt"
+    for path in kept:
+        assert path.stat().st_size < 1_000_000
+        lam = load_model(family, RESULTS, device="cpu", seed=int(path.stem.removeprefix("lampinn-seed")))
+        fam = lam.family
+        assert fam.name == family and np.allclose(lam.tasks, fam.train_tasks())
+        rel = lam.training_errors()
+        assert np.all(np.isfinite(rel)), path
+        if path == kept[0]:
+            assert np.mean(rel) == pytest.approx(TRAINING_REL_L2[family], rel=0.05), np.round(rel, 3)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

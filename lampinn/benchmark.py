@@ -42,6 +42,7 @@ import datetime
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -412,6 +413,57 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
     return done
 
 
+def merge(into: str | os.PathLike, other: str | os.PathLike, family: str, mode: str) -> dict:
+    """Merge the run in folder ``other`` into the run in folder ``into``: two processes of one family's run, started
+    on empty folders at the same commit, each on its own methods (``--methods``), side by side on a machine's cores.
+
+    Finished tasks and meta-training seconds must be disjoint; each setting's tuning is taken from the file that
+    has it (the tuning tasks and weight range must agree), the calibration from the one that ran it; the seconds add
+    up (one-core seconds, as every stretch of a resumed run). ``other``'s meta-trained models are copied in (an
+    existing file of the same name must be identical). Rerunning the benchmark command on ``into`` then writes the
+    result from the merged resume file. Returns the merged content, also written to ``into``'s resume file.
+    """
+    into, other = Path(into), Path(other)
+    with lock(into, family), lock(other, family):  # neither run may be going on
+        return _merge(into, other, family, mode)
+
+
+def _merge(into: Path, other: Path, family: str, mode: str) -> dict:
+    paths = [folder / f"{family}.partial.json" for folder in (into, other)]
+    a, b = (check_partial(read_json(path), path, family, mode) for path in paths)
+    shared = sorted(k for k in set(a) & set(b) if not k.startswith("_"))
+    if shared:
+        raise ValueError(f"{paths[1]} repeats {len(shared)} entries of {paths[0]} (first {shared[0]!r}); merge runs of "
+                         f"disjoint methods")
+    if "_tuning" in b:
+        ta = a.setdefault("_tuning", b["_tuning"])
+        if ta is not b["_tuning"]:
+            for k in ("tasks", "criterion", "weight_range"):
+                if ta.get(k) != b["_tuning"].get(k):
+                    raise ValueError(f"{paths[1]} tuned with another {k} than {paths[0]}: {b['_tuning'].get(k)!r}")
+            for k in ("lr", "weight", "mse", "weight_mse", "seconds"):
+                twice = set(ta.get(k, {})) & set(b["_tuning"].get(k, {}))
+                if twice:
+                    raise ValueError(f"{paths[1]} tuned {sorted(twice)[0]!r} too, as {paths[0]} did; merge runs of "
+                                     f"disjoint methods")
+                ta.setdefault(k, {}).update(b["_tuning"].get(k, {}))
+    if "_calibration" in b:
+        if "_calibration" in a:
+            raise ValueError(f"both {paths[0]} and {paths[1]} ran the calibration; merge runs of disjoint methods")
+        a["_calibration"] = b["_calibration"]
+    a.update({k: v for k, v in b.items() if not k.startswith("_")})
+    a["_seconds"] = a.get("_seconds", 0.0) + b.get("_seconds", 0.0)
+    models = into / f"{family}.models"
+    models.mkdir(exist_ok=True)
+    for source in sorted((other / f"{family}.models").glob("*.pt")):
+        target = models / source.name
+        if target.exists() and target.read_bytes() != source.read_bytes():
+            raise ValueError(f"{target} exists and differs from {source}; delete the stale one")
+        shutil.copyfile(source, target)
+    atomic_write(paths[0], dumps(a))
+    return a
+
+
 def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
     """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds."""
     try:
@@ -457,5 +509,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "widen",
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "widen",
            "provenance"]

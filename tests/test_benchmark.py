@@ -128,6 +128,43 @@ def test_the_weight_sweep_widens_while_its_best_is_at_an_edge():
     assert min(scores, key=scores.get) == "100.0" and scores["1000.0"] > scores["100.0"]
 
 
+def test_merge_unites_two_processes_of_one_run(tmp_path):
+    """Two processes on disjoint methods: tasks, tuning and models united, seconds added; any overlap refused."""
+    task = {"mse": 1e-3, "rel_l2": 0.1, "seconds": 2.0}
+    tuning = {"tasks": [[0.1, 1, 0]], "criterion": "mean MSE over the tasks", "weight_range": [1e-3, 1e3]}
+    a = {"_mode": "ci", "_family": "burgers", "_seconds": 10.0, "scratch_full/0/unseen/0": task,
+         "_tuning": {**tuning, "lr": {"scratch_full": 1e-3}, "weight": {"scratch_full": 1.0}, "mse": {"scratch_full": {}},
+                     "weight_mse": {"scratch_full": {}}, "seconds": {"scratch_full": 1.0}},
+         "_calibration": {"rel_l2": [0.1], "solved": 1, "passed": True}}
+    b = {"_mode": "ci", "_family": "burgers", "_seconds": 5.0, "lampinn/0/unseen/0": task, "lampinn/0/meta_seconds": 3.0,
+         "_tuning": {**tuning, "lr": {"lampinn": 3e-3}, "weight": {"lampinn": 10.0}, "mse": {"lampinn": {}},
+                     "weight_mse": {"lampinn": {}}, "seconds": {"lampinn": 2.0}}}
+
+    def folders(name, first, second):
+        into, other = tmp_path / name / "a", tmp_path / name / "b"
+        for folder, done in ((into, first), (other, second)):
+            (folder / "burgers.models").mkdir(parents=True)
+            (folder / "burgers.partial.json").write_text(json.dumps(done))
+        return into, other
+
+    into, other = folders("ok", a, b)
+    (other / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"net")
+    merged = bm.merge(into, other, "burgers", "ci")
+    assert json.loads((into / "burgers.partial.json").read_text()) == merged
+    assert merged["_seconds"] == 15.0 and merged["lampinn/0/meta_seconds"] == 3.0 and "scratch_full/0/unseen/0" in merged
+    assert merged["_tuning"]["lr"] == {"scratch_full": 1e-3, "lampinn": 3e-3} and merged["_calibration"]["solved"] == 1
+    assert (into / "burgers.models" / "lampinn-seed0.pt").read_bytes() == b"net"
+    with pytest.raises(ValueError, match="repeats 1 entries"):
+        bm.merge(*folders("twice", a, {**b, "scratch_full/0/unseen/0": task}), "burgers", "ci")
+    with pytest.raises(ValueError, match="tuned with another weight_range"):
+        bm.merge(*folders("range", a, {**b, "_tuning": {**b["_tuning"], "weight_range": [0.1, 10]}}), "burgers", "ci")
+    into, other = folders("stale", a, b)
+    (into / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"old")
+    (other / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"new")
+    with pytest.raises(ValueError, match="exists and differs"):
+        bm.merge(into, other, "burgers", "ci")
+
+
 def test_tuned_choices_reach_the_methods(tmp_path):
     """What Run.tune chooses is what each method trains with: rates in the protocol, factors in the weights."""
     fam = lampinn.get_family("helmholtz")

@@ -52,6 +52,14 @@ def saturation(model: nn.Module, x: torch.Tensor, gates: torch.Tensor | None = N
     return shares
 
 
+def meta_saturation(lam) -> list[float]:
+    """A meta-trained LAM-PINN's :func:`saturation` per meta layer, on its family's evaluation grid with every gate
+    at 0.5 (no task's routing): the measure of the meta-validation record and of chapter 8's health rule."""
+    device = next(lam.model.parameters()).device
+    grid = torch.tensor(lam.family.grid().points, dtype=torch.float32, device=device)
+    return saturation(lam.model, grid, torch.full((lam.clustering.k,), 0.5, device=device))
+
+
 def loss_scales(family: Family, model, points: dict[str, torch.Tensor], tasks: np.ndarray) -> dict[str, np.ndarray]:
     """Each weighted loss term of ``model`` on each task, ``{term: (T,) array}``: which term dominates where.
 
@@ -264,7 +272,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
                 os.makedirs(models, exist_ok=True)
                 lam.save(os.path.join(models, f"{name}.pt"))
             write({"candidate": name, "changes": CANDIDATES[name], "score": mv.score, "mse": mv.mse.tolist(),
-                   "k": lam.clustering.k, "saturation": [round(v, 3) for v in saturation(lam.model, grid, gates)],
+                   "k": lam.clustering.k, "saturation": [round(v, 3) for v in meta_saturation(lam)],
                    "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, start)
         return rows()
 
@@ -278,4 +286,4 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
 
 
 __all__ = ["BASELINE", "CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "choose", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
-           "meta_validation", "record", "saturation", "split"]
+           "meta_saturation", "meta_validation", "record", "saturation", "split"]

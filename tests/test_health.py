@@ -32,6 +32,15 @@ def test_fresh_networks_are_not_saturated_and_huge_weights_are():
         health.saturation(torch.nn.Sequential(torch.nn.Linear(2, 1)), x)
 
 
+def test_meta_saturation_is_the_records_measure():
+    """The committed meta-validation row's saturation is meta_saturation of the network it saved."""
+    from lampinn.results import load_candidate, meta_validation
+
+    row = meta_validation("helmholtz")["step-0.3"]
+    lam = load_candidate("helmholtz", "step-0.3", device="cpu")
+    assert [round(v, 3) for v in health.meta_saturation(lam)] == row["saturation"]
+
+
 def test_threshold_counts_units_above_it():
     mlp = MLP(1, 1, width=4, depth=1)
     with torch.no_grad():

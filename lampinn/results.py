@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import settings
 from .files import fail, mapping, number, read_json
 
@@ -158,6 +160,31 @@ def with_tuning(model: LAMPINN, tuning: dict) -> LAMPINN:
                    family=model.family.scaled(tuning["weight"]["lampinn"]))
 
 
+def baseline_as_run(result: dict, method: str, tasks: np.ndarray, seed: int = 0, device: str | None = None) -> np.ndarray:
+    """Each task's MSE for ``method`` (scratch or transfer) trained as the run ``result`` trained it: its sizes, and
+    its tuned Adam rates and loss weights (pretraining with the ``prepare_setting``'s, adapting with the ``setting``'s).
+
+    For measuring a baseline on tasks the run did not cover, such as the meta-validation tasks (training tasks).
+    The tasks train side by side, so the numbers are the run's up to rounding."""
+    from dataclasses import replace
+
+    from .methods import LAMPINNMethod, MetaLearned, get_method
+    from .pde import get_family
+    from .protocol import Protocol
+
+    m = get_method(method)
+    if m.setting is None or isinstance(m, (MetaLearned, LAMPINNMethod)):
+        raise ValueError(f"{method!r} has no tuned baseline setting; expected scratch_full, scratch_adapt or transfer "
+                         f"(adapt a committed LAM-PINN network with load_model instead)")
+    size, tuning = result["sizes"], result["tuning"]
+    family = get_family(result["family"])
+    first = m.prepare_setting or m.setting
+    protocol = Protocol(budget=size["budget"], n_interior=size["n_interior"], n_boundary=size["n_boundary"], seed=seed,
+                        device=device, lr=tuning["lr"][first], adapt_lr=tuning["lr"][m.setting])
+    prepared = m.prepare(family.scaled(tuning["weight"][first]), protocol)
+    return m.adapt(prepared, family.scaled(tuning["weight"][m.setting]), np.atleast_2d(tasks), protocol).mse
+
+
 def load_model(family: str, folder: str | os.PathLike | None = None, method: str = "lampinn", seed: int = 0,
                device: str | None = None) -> LAMPINN:
     """The meta-trained LAM-PINN (or ablation) the committed benchmark of ``family`` adapted from, set to adapt
@@ -205,5 +232,5 @@ def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None
     return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
 
 
-__all__ = ["FAMILY_ORDER", "PUBLISHED", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
+__all__ = ["FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
            "with_tuning", "check_result"]

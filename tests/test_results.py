@@ -21,7 +21,7 @@ from lampinn.benchmark import CALIBRATION_RULE, DEFAULT_METHODS, Run
 from lampinn.book import seed_zero
 from lampinn.methods import ABLATIONS, get_method
 from lampinn.report import update_blocks
-from lampinn.results import FAMILY_ORDER, committed, load, load_model, results_dir, with_tuning
+from lampinn.results import FAMILY_ORDER, baseline_as_run, committed, load, load_model, results_dir, with_tuning
 
 from test_benchmark import check_schema, check_tuning
 
@@ -106,6 +106,19 @@ def test_committed_model_adapts_with_its_runs_tuning():
     assert lam.family.loss_weights == {k: w if k == "residual" else w * factor for k, w in base.loss_weights.items()}
     plain = lampinn.LAMPINN.load(RESULTS / "burgers.models" / "lampinn-seed0.pt", "cpu")
     assert with_tuning(plain, {}) is plain and with_tuning(plain, tuning).config == lam.config
+
+
+def test_a_baseline_trained_as_the_run_trained_it(tmp_path):
+    """baseline_as_run gives what the run's own pretraining and adaptation give a task, with its tuned settings."""
+    run = Run(lampinn.get_family("burgers"), "ci", tmp_path)
+    run.done["_tuning"] = {"lr": {"scratch_full": 3e-3, "scratch_adapt": 1e-2, "finetune": 1e-3, "lampinn": 1e-3},
+                           "weight": {"scratch_full": 10.0, "scratch_adapt": 1.0, "finetune": 0.1, "lampinn": 1.0}}
+    theta = run.family.train_tasks()[4]
+    expected = run.task("transfer", run.prepare("transfer", 0), theta, 0)["mse"]
+    result = {"family": "burgers", "sizes": run.sizes, "tuning": run.tuning}
+    assert baseline_as_run(result, "transfer", theta)[0] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="'maml' has no tuned baseline setting"):
+        baseline_as_run(result, "maml", theta)
 
 
 def test_results_folder_lookup_and_missing_files(tmp_path, monkeypatch):

@@ -123,19 +123,9 @@ class Run:
         return self.done.get("_tuning", {})
 
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
-        """The shared protocol, with the tuned Adam rates of ``method``'s settings once :meth:`tune` has chosen them:
-        its pretraining's as ``lr``, its adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
-        s = self.sizes
-        p = Protocol(budget=s["budget"], n_interior=s["n_interior"], n_boundary=s["n_boundary"], seed=seed, device=self.device)
-        lr = self.tuning.get("lr", {})
-        if method is None or not lr:
-            return p
-        m = get_method(method)
-        if m.setting not in lr:
-            return p
-        if isinstance(m, LAMPINNMethod):
-            return replace(p, adapt_lr=lr[m.setting])
-        return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
+        """The shared protocol at this run's sizes, with ``method``'s tuned rates once :meth:`tune` has chosen them
+        (:func:`tuned_protocol`)."""
+        return tuned_protocol(self.sizes, self.tuning, seed, method, self.device)
 
     def weighted(self, setting: str | None) -> Family:
         """The family with ``setting``'s tuned loss-weight factor (1 before tuning, or for ``None``)."""
@@ -331,6 +321,23 @@ class Run:
         return out
 
 
+def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = None,
+                   device: str | None = None) -> Protocol:
+    """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` has
+    them: its pretraining's as ``lr``, its adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
+    p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
+                 device=device)
+    lr = tuning.get("lr", {})
+    if method is None or not lr:
+        return p
+    m = get_method(method)
+    if m.setting not in lr:
+        return p
+    if isinstance(m, LAMPINNMethod):
+        return replace(p, adapt_lr=lr[m.setting])
+    return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
+
+
 def widen(score: Callable[[float], float], start: tuple[float, ...] = TUNING_WEIGHTS,
           limits: tuple[float, float] = TUNING_WEIGHT_RANGE) -> dict[str, float]:
     """Score every factor of ``start``, then one decade beyond the best while it is the smallest or largest tried
@@ -509,5 +516,5 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "widen",
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "tuned_protocol", "widen",
            "provenance"]

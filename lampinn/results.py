@@ -166,22 +166,17 @@ def baseline_as_run(result: dict, method: str, tasks: np.ndarray, seed: int = 0,
 
     For measuring a baseline on tasks the run did not cover, such as the meta-validation tasks (training tasks).
     The tasks train side by side, so the numbers are the run's up to rounding."""
-    from dataclasses import replace
-
+    from .benchmark import tuned_protocol
     from .methods import LAMPINNMethod, MetaLearned, get_method
     from .pde import get_family
-    from .protocol import Protocol
 
     m = get_method(method)
     if m.setting is None or isinstance(m, (MetaLearned, LAMPINNMethod)):
         raise ValueError(f"{method!r} has no tuned baseline setting; expected scratch_full, scratch_adapt or transfer "
                          f"(adapt a committed LAM-PINN network with load_model instead)")
-    size, tuning = result["sizes"], result["tuning"]
-    family = get_family(result["family"])
-    first = m.prepare_setting or m.setting
-    protocol = Protocol(budget=size["budget"], n_interior=size["n_interior"], n_boundary=size["n_boundary"], seed=seed,
-                        device=device, lr=tuning["lr"][first], adapt_lr=tuning["lr"][m.setting])
-    prepared = m.prepare(family.scaled(tuning["weight"][first]), protocol)
+    tuning, family = result["tuning"], get_family(result["family"])
+    protocol = tuned_protocol(result["sizes"], tuning, seed, method, device)
+    prepared = m.prepare(family.scaled(tuning["weight"][m.prepare_setting or m.setting]), protocol)
     return m.adapt(prepared, family.scaled(tuning["weight"][m.setting]), np.atleast_2d(tasks), protocol).mse
 
 

@@ -11,7 +11,8 @@ second run on the same folder stops at once. A task whose training diverges is r
 ``{"diverged": true, "seconds": ..., "message": ...}`` with no MSE, so the run finishes and a resumed run
 moves on; the result shows ``null`` for its MSE and counts it in the method's ``diverged``. The partial
 file is checked against its schema when read (:func:`check_partial`); ``_seconds`` in it adds up the
-wall-clock time of every stretch of a resumed run.
+wall-clock time of every stretch of a resumed run and ``_cpu_seconds`` their CPU time
+(:class:`lampinn.provenance.Stopwatch`); the result's provenance keeps both.
 
 Every method's Adam rate and loss weights are tuned on training tasks, never on the unseen ones
 (:meth:`Run.tune`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
@@ -38,29 +39,24 @@ for. Every adaptation gets B/10 iterations; each task is trained on its own.
 """
 from __future__ import annotations
 
-import datetime
 import math
 import os
-import platform
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import settings
-from ._version import __version__
 from .core import LAMPINN
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
-from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method
+from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method, tuned_protocol
 from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
 from .protocol import Protocol
+from .provenance import Stopwatch, provenance
 from .report import markdown_table, plot
 from .train import TrainingDiverged
 
@@ -124,7 +120,7 @@ class Run:
 
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
         """The shared protocol at this run's sizes, with ``method``'s tuned rates once :meth:`tune` has chosen them
-        (:func:`tuned_protocol`)."""
+        (:func:`lampinn.methods.tuned_protocol`)."""
         return tuned_protocol(self.sizes, self.tuning, seed, method, self.device)
 
     def weighted(self, setting: str | None) -> Family:
@@ -242,11 +238,18 @@ class Run:
 
     def run(self, methods: list[str], progress: bool = True) -> dict:
         """Tune, prepare and adapt every method on every task not done yet; the result (see :meth:`summarise`)."""
-        start, before = time.perf_counter(), self.done.get("_seconds", 0.0)
+        clock, before = Stopwatch(), self.done.get("_seconds", 0.0)
+        # CPU seconds add up like the wall-clock ones; a resume file timed before they were recorded has none
+        cpu_before = self.done.get("_cpu_seconds", None if "_seconds" in self.done else 0.0)
+
+        def timed() -> None:
+            self.done["_seconds"] = before + clock.seconds()
+            if cpu_before is not None:
+                self.done["_cpu_seconds"] = cpu_before + clock.cpu_seconds()
 
         def record(key: str, value: dict) -> None:
             self.done[key] = value
-            self.done["_seconds"] = before + time.perf_counter() - start
+            timed()
             self.save()
 
         self.save()  # an unwritable folder fails here, before anything is computed
@@ -282,20 +285,21 @@ class Run:
                         if progress:
                             what = "diverged" if row.get("diverged") else f"MSE {row['mse']:.3e}"
                             print(f"{self.family.name} {method} seed {seed} {split} task {i}: {what}", flush=True)
-        self.done["_seconds"] = before + time.perf_counter() - start
+        timed()
         self.save()
-        return self.summarise(methods, self.done["_seconds"])
+        return self.summarise(methods, self.done["_seconds"], self.done.get("_cpu_seconds"))
 
     def method_seeds(self, method: str) -> int:
         """How many seeds ``method`` runs with: this run's, or at most ``ablation_seeds`` for an ablation."""
         return min(self.seeds, self.ablation_seeds) if method in ABLATIONS else self.seeds
 
     # ---- results -------------------------------------------------------------------------------------
-    def summarise(self, methods: list[str], seconds: float) -> dict:
+    def summarise(self, methods: list[str], seconds: float, cpu_seconds: float | None = None) -> dict:
         """The result file's content. Per method, on the unseen tasks (``methods``) and the OOD ones (``ood``):
         each task's MSE and relative L2 error as means over seeds, each seed's per-task MSE (``per_seed_mse``,
         seed 0 first: the seed of the saved checkpoints), the mean MSE and the standard deviation of the seeds'
-        means, how many tasks diverged, the seeds run and the seconds; then tuning, calibration and provenance."""
+        means, how many tasks diverged, the seeds run and the seconds; then tuning, calibration and provenance
+        (with the run's wall-clock ``seconds`` and, where known, its ``cpu_seconds``)."""
         budget = {"full": self.sizes["budget"], "adapt": max(1, self.sizes["budget"] // 10)}
         out = {"family": self.family.name, "mode": self.mode, "budget": budget, "sizes": self.sizes, "methods": {}, "ood": {}}
         for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
@@ -317,25 +321,8 @@ class Run:
             out["tuning"] = self.tuning
         if "_calibration" in self.done:
             out["calibration"] = self.done["_calibration"]
-        out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device)
+        out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device, cpu_seconds)
         return out
-
-
-def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = None,
-                   device: str | None = None) -> Protocol:
-    """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` has
-    them: its pretraining's as ``lr``, its adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
-    p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
-                 device=device)
-    lr = tuning.get("lr", {})
-    if method is None or not lr:
-        return p
-    m = get_method(method)
-    if m.setting not in lr:
-        return p
-    if isinstance(m, LAMPINNMethod):
-        return replace(p, adapt_lr=lr[m.setting])
-    return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
 
 
 def widen(score: Callable[[float], float], start: tuple[float, ...] = TUNING_WEIGHTS,
@@ -386,6 +373,7 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
     if done.get("_family", family) != family:
         raise fail(path, "_family", done["_family"], repr(family))
     number(path, "_seconds", done.get("_seconds", 0.0))
+    number(path, "_cpu_seconds", done.get("_cpu_seconds", 0.0))
     if "_calibration" in done:
         mapping(path, "_calibration", done["_calibration"], required={"rel_l2", "solved", "passed"})
     if "_tuning" in done:
@@ -397,8 +385,9 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
                 number(path, f"_tuning.{what}.{k}", v, 1e-12)
     for key, value in done.items():
         if key.startswith("_"):
-            if key not in ("_mode", "_family", "_seconds", "_tuning", "_calibration"):
-                raise fail(path, key, value, "no other '_' keys than _mode, _family, _seconds, _tuning and _calibration")
+            if key not in ("_mode", "_family", "_seconds", "_cpu_seconds", "_tuning", "_calibration"):
+                raise fail(path, key, value,
+                           "no other '_' keys than _mode, _family, _seconds, _cpu_seconds, _tuning and _calibration")
             continue
         parts = key.split("/")
         ok = len(parts) in (3, 4) and parts[0] in METHODS and parts[1].isdigit()
@@ -426,7 +415,8 @@ def merge(into: str | os.PathLike, other: str | os.PathLike, family: str, mode: 
 
     Finished tasks and meta-training seconds must be disjoint; each setting's tuning is taken from the file that
     has it (the tuning tasks and weight range must agree), the calibration from the one that ran it; the seconds add
-    up (one-core seconds, as every stretch of a resumed run). ``other``'s meta-trained models are copied in (an
+    up (one-core seconds, as every stretch of a resumed run), and so do the CPU seconds where both files have them.
+    ``other``'s meta-trained models are copied in (an
     existing file of the same name must be identical). Rerunning the benchmark command on ``into`` then writes the
     result from the merged resume file. Returns the merged content, also written to ``into``'s resume file.
     """
@@ -459,6 +449,11 @@ def _merge(into: Path, other: Path, family: str, mode: str) -> dict:
             raise ValueError(f"both {paths[0]} and {paths[1]} ran the calibration; merge runs of disjoint methods")
         a["_calibration"] = b["_calibration"]
     a.update({k: v for k, v in b.items() if not k.startswith("_")})
+    # CPU seconds add up where both runs recorded them (a run timed before they were recorded has _seconds only)
+    cpu = [d.get("_cpu_seconds", None if "_seconds" in d else 0.0) for d in (a, b)]
+    a.pop("_cpu_seconds", None)
+    if None not in cpu:
+        a["_cpu_seconds"] = cpu[0] + cpu[1]
     a["_seconds"] = a.get("_seconds", 0.0) + b.get("_seconds", 0.0)
     models = into / f"{family}.models"
     models.mkdir(exist_ok=True)
@@ -469,22 +464,6 @@ def _merge(into: Path, other: Path, family: str, mode: str) -> dict:
         shutil.copyfile(source, target)
     atomic_write(paths[0], dumps(a))
     return a
-
-
-def provenance(mode: str, seeds: int, seconds: float, device: str | None) -> dict:
-    """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    dev = default_device(device)
-    return {"version": __version__, "git_commit": commit, "torch": torch.__version__,
-            "device": f"{dev.type} ({platform.machine()}, {torch.get_num_threads()} threads)", "mode": mode,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(["lampinn", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("lampinn") else " ".join(sys.argv),
-            "seeds": seeds, "seconds": seconds}
-
 
 
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
@@ -516,5 +495,4 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "tuned_protocol", "widen",
-           "provenance"]
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "widen"]

@@ -86,65 +86,53 @@ def _check_config(cfg: LAMPINNConfig) -> None:
 
 @dataclass
 class LAMPINNConfig:
-    """Every LAM-PINN hyperparameter, with the published elasticity settings as defaults where known."""
+    """Every LAM-PINN hyperparameter, as a table: the published settings, the run's protocol, then the options
+    beyond the paper.
 
-    budget: int = 2000  # B: the from-scratch budget of the protocol; adaptation gets B // 10
-    lr: float = 1e-3  # the protocol's Adam rate (pretraining and affinity sessions)
-    n_interior: int = 2000
-    n_boundary: int = 200
+    Published values are the paper's, or the authors' released elasticity code's where the paper gives none.
+    Chapter 8 says where this implementation differs from the released code, and why; chapter 12 measures each
+    difference.
+    """
+
+    # ---- As published ----------------------------------------------------------------------------------------------
     width: int = 64  # basis, subnetworks and meta network width (published: 64)
     meta_depth: int = 3  # tanh layers of the meta network before its linear output (published: 3)
-    dropout: float = 0.2  # in the subnetworks during meta-training (published: 0.2); off when adapting
-    features: str = "affinity+params"  # task representation; the others serve the ablations
-    slope: bool = False  # add the loss curve's log-slope to the affinity features (beyond the paper)
-    affinity_fraction: float = 0.05  # each brief session: this fraction of B
-    n_clusters: int | None = None  # K; None: the best silhouette in k_range. K = 3 as released, at the full step:
-    #   Helmholtz 0.484 -> 0.137, elasticity 0.0497 -> 0.0485, Burgers 0.0132 -> 0.0203: silhouette kept
-    k_range: tuple[int, int] = (2, 6)
+    dropout: float = 0.2  # in the subnetworks while meta-training, off when adapting (published: 0.2)
+    features: str = "affinity+params"  # task representation (published: loss features with the parameters)
+    affinity_fraction: float = 0.05  # each affinity session, as a fraction of B (published: a few percent)
+    n_clusters: int | None = None  # K; None: the best silhouette in k_range (published: by silhouette; released: 3)
+    k_range: tuple[int, int] = (2, 6)  # the Ks the silhouette chooses from (published: none given)
+    warm_start: str = "central"  # what the whole network is pretrained on (published: the central task)
     stage1_iters: int = 200  # per task (published: 200 epochs)
-    stage1_lr: float = 2e-3  # subnetworks and meta network (published: 2e-3)
-    stage1_step: float = 1.0  # after each stage-1 task, keep only this fraction of the move it made in the
-    #   subnetworks and meta network (Reptile's outer step, beyond the paper; 1: as published, the next task starts
-    #   where this one ended). Chosen per family on meta-validation (lampinn.methods.META_VALIDATED): Helmholtz 0.3,
-    #   elasticity 0.1, Burgers 1
+    stage1_lr: float = 2e-3  # subnetworks and meta network in stage 1 (published: 2e-3)
     gate_lr: float = 5e-3  # the closed gates in stage 1 (published: 5e-3)
     closed_gate: float = 0.1  # value of the other clusters' gates in stage 1 (published: 0.1)
     stage2_iters: int = 100  # meta network consolidation after each round (published: 100)
-    stage2_lr: float = 5e-5  # (published: 5e-5)
-    stage2_last: bool = False  # stage 2 on the round's last task only, as the authors' released code (False: the
-    #   round's mean, as their first release)
-    stage2_balance: bool = False  # divide each task's loss by its value at the round's start (beyond the paper)
-    plateau: bool = False  # the released rate schedule: in each stage-1 task and each stage 2, every rate falls by
-    #   0.7 once the loss has not improved for 3/4 (stage 1) or 1/2 (stage 2) of the stage's iterations (released:
-    #   patience 150 of 200 and 50 of 100, a new schedule per stage). On meta-validation at the full step, Burgers
-    #   0.0132 -> 0.0132, Helmholtz 0.484 -> 0.508, elasticity 0.0497 -> 0.0493: off (constant rates, as the paper)
-    balanced_visits: bool = False  # the released stage-1 order: smaller clusters padded to the largest one's size
-    #   by redrawing their tasks (affinity.visit_order), so every round visits every cluster once; at the full
-    #   step, Burgers 0.0132 -> 0.0154, Helmholtz 0.484 -> 0.358, elasticity 0.0497 -> 0.0374: off (the stage-1
-    #   step does more)
-    # Meta-training beyond the paper, chosen on meta-validation (lampinn.health; results/meta_validation/, at the
-    # benchmark's B = 1000): mean MSE on six held-out training tasks after B/10, and the meta network's largest
-    # saturated share.
-    meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting);
-    #   a tenth: elasticity 0.243 -> 0.210, Burgers 0.0099 -> 0.0124 (before the output scale): kept at 1
-    term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task;
-    #   Burgers 0.0099 -> 0.0197 with stage2_balance: off
-    meta_weight_decay: float = 1e-3  # L2 weight decay on the meta network in stages 1 and 2 (against saturation);
-    #   Burgers: saturation 0.100 -> 0.068 for a score 0.0123 -> 0.0132 (1e-2: 0.038 but 0.0181, above fine-tuning)
-    meta_decay: float = 0.0  # decoupled weight decay (AdamW's) on the meta network in pretraining and both stages:
-    #   after each step its weights shrink by the factor 1 - rate * meta_decay (for Helmholtz, whose meta network the
-    #   coupled decay above leaves saturated: 0.30 -> 0.088 at 0.3, lampinn.methods.META_VALIDATED)
-    output_scale: bool = True  # the network predicts u / family.output_scale(theta): every task of order one;
-    #   with normalize_features, elasticity 0.243 -> 0.050 and saturation 0.66 -> 0 (fine-tuning: 0.0138)
-    normalize_features: bool = True  # divide h(x) by 1 + sum of gates before the meta network (ModularPINN
-    #   normalize); Burgers: saturation 0.101 -> 0.068 (Helmholtz 3.49 -> 2.42 with the decay; saturated either way)
-    warm_start: str = "central"  # pretrain on the central task ("central", as published) or on every training
-    #   task in turn, one task per step ("tasks"); "tasks": Burgers 0.0132 -> 0.0165, elasticity 0.050 -> 0.055,
-    #   Helmholtz 0.48 -> 0.29 (fine-tuning: 0.076): central kept
+    stage2_lr: float = 5e-5  # meta network in stage 2 (published: 5e-5)
     adapt_lr: float = 2e-3  # subnetworks and meta network when adapting (published: 2e-3)
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
-    seed: int = 0
-    device: str | None = None
+    # ---- The run: the protocol shared with the baselines (:meth:`protocol`) ----------------------------------------
+    budget: int = 2000  # B, from-scratch Adam iterations; adaptation gets B // 10 (published: 1,000 adapting epochs)
+    lr: float = 1e-3  # the protocol's Adam rate: pretraining and the affinity sessions
+    n_interior: int = 2000  # interior collocation points (published, elasticity: 10,000)
+    n_boundary: int = 200  # points on each boundary set (published, elasticity: 500 per edge)
+    seed: int = 0  # every random choice of meta-training and adaptation
+    device: str | None = None  # None: lampinn.settings.device()
+    # ---- Beyond the paper, ours: chosen on meta-validation (chapter 8, methods.META_VALIDATED), chapter 12.4 --------
+    stage1_step: float = 1.0  # keep this fraction of each stage-1 task's move, Reptile's outer step (1: as published)
+    meta_weight_decay: float = 1e-3  # L2 weight decay on the meta network in stages 1 and 2, against saturation
+    meta_decay: float = 0.0  # decoupled (AdamW) weight decay on the meta network in pretraining and both stages
+    output_scale: bool = True  # the network predicts u / family.output_scale(theta): every task of order one
+    normalize_features: bool = True  # divide h(x) by 1 + the sum of the gates before the meta network
+    # ---- Beyond the paper, the authors' released code: off, each measured in chapter 12.4 --------------------------
+    stage2_last: bool = False  # stage 2 on each round's last task only (off: the round's tasks, as first released)
+    plateau: bool = False  # in each stage, every rate falls by 0.7 once the loss stalls (off: constant rates)
+    balanced_visits: bool = False  # revisit the smaller clusters' tasks so that every round visits every cluster
+    # ---- Beyond the paper, further options: off, measured in no chapter --------------------------------------------
+    slope: bool = False  # add the loss curve's log-slope to the affinity features (chapter 5)
+    stage2_balance: bool = False  # divide each task's stage-2 loss by its value at the round's start
+    term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task
+    meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting)
 
     def __post_init__(self) -> None:
         _check_config(self)

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from .pde import Family, evaluate
+from .provenance import Stopwatch, provenance
+from .results import BASELINE
 
 #: Rows of the 27-task training design held out by :func:`meta_validation`: the six tasks (a, b, c) with
 #: c = (a + b) mod 3 and a != b, so every level of every parameter appears twice, and the central task
@@ -165,7 +167,6 @@ LABELS = {
     "released": "K = 3 and 200 / 100 iterations per task as released, none of our additions",
     "all-released": "as released: the row above with their rate schedule, visiting order and stage 2",
 }
-BASELINE = "fine-tuning (transfer)"
 #: The candidates that :func:`choose` picks each family's meta-training from (:data:`lampinn.methods.META_VALIDATED`).
 CHOICES = ("full-step", "step-0.3", "step-0.1", "step-0.3-decay", "step-0.3-decay-0.3")
 #: A meta network is called healthy when every layer has a saturated share below this.
@@ -208,7 +209,6 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     import shutil
 
     from . import settings
-    from .benchmark import provenance
     from .files import lock
     from .methods import get_method
     from .protocol import Protocol
@@ -236,9 +236,9 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
         with open(out) as fh:
             return [r for r in map(json.loads, fh) if r["sizes"] == s and r["family"] == family.name]
 
-    def write(row: dict, start: float) -> None:
+    def write(row: dict, clock: Stopwatch) -> None:
         row = {"family": family.name, "mode": mode, "sizes": s, "held_out": list(VALIDATION_TASKS), **row,
-               "provenance": provenance(mode, 1, time.perf_counter() - start, device)}
+               "provenance": provenance(mode, 1, clock.seconds(), device, clock.cpu_seconds())}
         with open(out, "a") as fh:
             fh.write(json.dumps(row) + "\n")
         if progress:
@@ -248,9 +248,9 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     with lock(os.path.dirname(os.path.abspath(out)), os.path.basename(out)):  # one run per file at a time
         done = {r["candidate"] for r in rows()}
         if BASELINE not in done:
-            start = time.perf_counter()
+            clock = Stopwatch()
             mse = finetune_validation(family, protocol)
-            write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, start)
+            write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, clock)
         for name in names:
             if name in done:
                 continue
@@ -263,7 +263,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
                     fh.write(json.dumps({**twin, "candidate": name, "changes": CANDIDATES[name],
                                          "same_as": twin["candidate"]}) + "\n")
                 continue
-            start = time.perf_counter()
+            clock = Stopwatch()
             mv = meta_validation(resolve(name, CANDIDATES[name]), family)
             lam = mv.model
             gates = torch.full((lam.clustering.k,), 0.5, device=grid.device)
@@ -273,7 +273,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
                 lam.save(os.path.join(models, f"{name}.pt"))
             write({"candidate": name, "changes": CANDIDATES[name], "score": mv.score, "mse": mv.mse.tolist(),
                    "k": lam.clustering.k, "saturation": [round(v, 3) for v in meta_saturation(lam)],
-                   "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, start)
+                   "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, clock)
         return rows()
 
 
@@ -285,5 +285,5 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 
-__all__ = ["BASELINE", "CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "choose", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
+__all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "choose", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
            "meta_saturation", "meta_validation", "record", "saturation", "split"]

@@ -46,15 +46,7 @@ ABLATIONS: dict[str, dict] = {
     "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
     "ablation_k1": {"n_clusters": 1},
 }
-#: LAM-PINN's meta-training settings chosen per family on meta-validation (:mod:`lampinn.health`, never the
-#: unseen or OOD tasks; ``results/meta_validation/``, B = 1000, 1000 points), by :func:`lampinn.health.choose`:
-#: of the stage-1 steps 1 (as published), 0.3 and 0.1, with or without a decoupled decay on the meta network, the
-#: best score among those that beat fine-tuning with a healthy meta network. Burgers keeps the full step (0.0132;
-#: 0.3: 0.0166, 0.1: 0.0170; fine-tuning 0.0166). Helmholtz's full step scores 0.484 against fine-tuning's 0.076,
-#: 0.3 gives 0.0088 but a saturated meta network (0.30), and a decoupled decay of 0.3 keeps it healthy (0.088)
-#: at 0.0171 (a decay of 1: 0.0866). Elasticity: 0.0497 at the full step, 0.0147 at 0.3, 0.00975 at 0.1, every
-#: one unsaturated; fine-tuning 0.0138. Like the rates the benchmark tunes per family. A family not listed here
-#: (your own) meta-trains with :class:`~lampinn.core.LAMPINNConfig`'s defaults: choose its setting the same way.
+#: LAM-PINN's meta-training per family, chosen by :func:`lampinn.health.choose` on ``results/meta_validation/``.
 META_VALIDATED: dict[str, dict] = {"burgers": {"stage1_step": 1.0}, "helmholtz": {"stage1_step": 0.3, "meta_decay": 0.3},
                                    "elasticity": {"stage1_step": 0.1}}
 #: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses the network).
@@ -237,6 +229,24 @@ def get_method(name: str) -> Method:
         raise ValueError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}") from None
 
 
+def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = None,
+                   device: str | None = None) -> Protocol:
+    """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` (a
+    benchmark run's, :meth:`lampinn.benchmark.Run.tune`) has them: its pretraining's as ``lr``, its adaptation's as
+    ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
+    p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
+                 device=device)
+    lr = tuning.get("lr", {})
+    if method is None or not lr:
+        return p
+    m = get_method(method)
+    if m.setting not in lr:
+        return p
+    if isinstance(m, LAMPINNMethod):
+        return replace(p, adapt_lr=lr[m.setting])
+    return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
+
+
 def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, config=None) -> Result:
     """Prepare method ``name`` on ``family``'s training tasks, then adapt it to every task of ``thetas``.
 
@@ -250,4 +260,4 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
 
 
 __all__ = ["ABLATIONS", "ADAPT_ONLY", "META_VALIDATED", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
-           "Transfer", "Zero", "ZeroNetwork", "get_method", "run"]
+           "Transfer", "Zero", "ZeroNetwork", "get_method", "run", "tuned_protocol"]

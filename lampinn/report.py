@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
-from .results import FAMILY_ORDER, PUBLISHED, committed
+from .results import BASELINE, FAMILY_ORDER, PUBLISHED, committed
 
 
 def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
@@ -55,8 +55,6 @@ def meta_validation_table(rows: dict[str, dict[str, dict]], candidates: tuple[st
     """Meta-validation scores as a Markdown table: one row per setting (fine-tuning first), one column per family
     (``rows[family][candidate]``), each cell the mean MSE on the held-out training tasks and the meta network's
     largest saturation share; a setting a family lacks shows "not run"."""
-    from .health import BASELINE
-
     families = [f for f in FAMILY_ORDER if f in rows]
     lines = ["| setting | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
     for name in (BASELINE, *candidates):

@@ -28,6 +28,9 @@ PUBLISHED = {
 }
 #: The order of the families in the generated tables.
 FAMILY_ORDER = ("burgers", "helmholtz", "elasticity")
+#: The candidate name of a meta-validation record's baseline row: fine-tuning the central-task network
+#: (written by :func:`lampinn.health.record`, read by :func:`meta_validation` and the report's tables).
+BASELINE = "fine-tuning (transfer)"
 
 
 def results_dir(folder: str | os.PathLike | None = None) -> Path:
@@ -54,7 +57,8 @@ def load(family: str, folder: str | os.PathLike | None = None) -> dict:
     return check_result(read_json(path), path, family)
 
 
-#: The keys of a result file, of each method's entry, and of its provenance.
+#: The keys of a result file, of each method's entry, and of its provenance (which may also hold the run's
+#: ``cpu_seconds``: absent from results made before the benchmark recorded them).
 RESULT_KEYS = {"family", "mode", "budget", "sizes", "methods", "ood", "provenance"}
 METHOD_KEYS = {"per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seconds"}
 PROVENANCE_KEYS = {"version", "git_commit", "torch", "device", "mode", "date", "command", "seeds", "seconds"}
@@ -121,6 +125,8 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
         raise fail(path, "provenance.mode", p["mode"], f"{result['mode']!r}, the result's mode")
     number(path, "provenance.seeds", p["seeds"], 1, integer=True)
     number(path, "provenance.seconds", p["seconds"])
+    if "cpu_seconds" in p:
+        number(path, "provenance.cpu_seconds", p["cpu_seconds"])
     for k in PROVENANCE_KEYS - {"seeds", "seconds"}:
         if not isinstance(p[k], str):
             raise fail(path, f"provenance.{k}", p[k], "a string")
@@ -166,8 +172,7 @@ def baseline_as_run(result: dict, method: str, tasks: np.ndarray, seed: int = 0,
 
     For measuring a baseline on tasks the run did not cover, such as the meta-validation tasks (training tasks).
     The tasks train side by side, so the numbers are the run's up to rounding."""
-    from .benchmark import tuned_protocol
-    from .methods import LAMPINNMethod, MetaLearned, get_method
+    from .methods import LAMPINNMethod, MetaLearned, get_method, tuned_protocol
     from .pde import get_family
 
     m = get_method(method)
@@ -227,5 +232,5 @@ def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None
     return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
 
 
-__all__ = ["FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
+__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
            "with_tuning", "check_result"]

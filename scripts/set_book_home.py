@@ -6,8 +6,8 @@ The book's home is set in two places that must agree (a test checks it):
 * the first code cell of every chapter (the Colab set-up): ``BOOK_REPOSITORY, BOOK_REF = "...", "..."``,
   the repository and branch that Colab clones and installs the package from.
 
-The Colab example link in ``README.md`` follows when the URL is a GitHub repository. Files are
-edited as text, so comments and the notebooks' JSON layout stay as they are.
+The Colab example link and the test workflow's badge in ``README.md`` follow when the URL is a GitHub
+repository. Files are edited as text, so comments and the notebooks' JSON layout stay as they are.
 
     python scripts/set_book_home.py https://github.com/you/your-fork main
 """
@@ -63,6 +63,8 @@ def set_book_home(url: str, ref: str, root: Path = ROOT) -> list[Path]:
         text = readme.read_text(encoding="utf-8")
         new = re.sub(r"(colab\.research\.google\.com/github/)[^/\s]+/[^/\s]+/blob/[^/\s]+/",
                      lambda m: f"{m.group(1)}{github.group(1)}/blob/{ref}/", text)
+        new = re.sub(r"(https://github\.com/)[^/\s]+/[^/\s]+(/actions/workflows/)",
+                     lambda m: f"{m.group(1)}{github.group(1)}{m.group(2)}", new)
         write(readme, text, new)
     return changed
 

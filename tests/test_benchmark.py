@@ -132,11 +132,12 @@ def test_merge_unites_two_processes_of_one_run(tmp_path):
     """Two processes on disjoint methods: tasks, tuning and models united, seconds added; any overlap refused."""
     task = {"mse": 1e-3, "rel_l2": 0.1, "seconds": 2.0}
     tuning = {"tasks": [[0.1, 1, 0]], "criterion": "mean MSE over the tasks", "weight_range": [1e-3, 1e3]}
-    a = {"_mode": "ci", "_family": "burgers", "_seconds": 10.0, "scratch_full/0/unseen/0": task,
+    a = {"_mode": "ci", "_family": "burgers", "_seconds": 10.0, "_cpu_seconds": 8.0, "scratch_full/0/unseen/0": task,
          "_tuning": {**tuning, "lr": {"scratch_full": 1e-3}, "weight": {"scratch_full": 1.0}, "mse": {"scratch_full": {}},
                      "weight_mse": {"scratch_full": {}}, "seconds": {"scratch_full": 1.0}},
          "_calibration": {"rel_l2": [0.1], "solved": 1, "passed": True}}
-    b = {"_mode": "ci", "_family": "burgers", "_seconds": 5.0, "lampinn/0/unseen/0": task, "lampinn/0/meta_seconds": 3.0,
+    b = {"_mode": "ci", "_family": "burgers", "_seconds": 5.0, "_cpu_seconds": 4.0, "lampinn/0/unseen/0": task,
+         "lampinn/0/meta_seconds": 3.0,
          "_tuning": {**tuning, "lr": {"lampinn": 3e-3}, "weight": {"lampinn": 10.0}, "mse": {"lampinn": {}},
                      "weight_mse": {"lampinn": {}}, "seconds": {"lampinn": 2.0}}}
 
@@ -152,6 +153,9 @@ def test_merge_unites_two_processes_of_one_run(tmp_path):
     merged = bm.merge(into, other, "burgers", "ci")
     assert json.loads((into / "burgers.partial.json").read_text()) == merged
     assert merged["_seconds"] == 15.0 and merged["lampinn/0/meta_seconds"] == 3.0 and "scratch_full/0/unseen/0" in merged
+    assert merged["_cpu_seconds"] == 12.0
+    older = {k: v for k, v in b.items() if k != "_cpu_seconds"}  # timed before CPU seconds were recorded: unknown
+    assert "_cpu_seconds" not in bm.merge(*folders("older", a, older), "burgers", "ci")
     assert merged["_tuning"]["lr"] == {"scratch_full": 1e-3, "lampinn": 3e-3} and merged["_calibration"]["solved"] == 1
     assert (into / "burgers.models" / "lampinn-seed0.pt").read_bytes() == b"net"
     with pytest.raises(ValueError, match="repeats 1 entries"):

@@ -181,6 +181,7 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
     assert len(ours["mse"]) == 6 and ours["score"] == pytest.approx(np.mean(ours["mse"]))
     assert len(ours["saturation"]) == 3 and set(ours["loss_scales"]) == set(fam.loss_weights)
     assert ours["provenance"]["mode"] == "ci" and ours["held_out"] == list(health.VALIDATION_TASKS)
+    assert all(r["provenance"]["seconds"] > 0 and r["provenance"]["cpu_seconds"] > 0 for r in rows)
     assert ours["score"] != previous["score"]  # the options change the meta-training
     again = health.record(fam, "ci", str(out), ["ours"], progress=False)  # done rows are kept, not rerun
     assert again == rows and len(out.read_text().splitlines()) == 3

@@ -201,6 +201,8 @@ BAD_RESULTS = {
     "provenance mode differs": setter("provenance.mode", "full"),
     "provenance seconds missing": setter("provenance.seconds", DELETE),
     "provenance seconds negative": setter("provenance.seconds", -1.0),
+    "provenance cpu seconds negative": setter("provenance.cpu_seconds", -1.0),
+    "provenance cpu seconds string": setter("provenance.cpu_seconds", "long"),
     "provenance seeds zero": setter("provenance.seeds", 0),
     "method seeds above the run's": setter("methods.lampinn.seeds", 2),
     "method seeds zero": setter("methods.lampinn.seeds", 0),
@@ -340,6 +342,7 @@ BAD_PARTIALS = {
     "other family": partial(_family="helmholtz"),
     "seconds string": partial(_seconds="long"),
     "seconds negative": partial(_seconds=-1.0),
+    "cpu seconds negative": partial(_cpu_seconds=-1.0),
     "tuning rate zero": partial(_tuning={**TUNING, "lr": {**TUNING["lr"], "scratch_full": 0.0}}),
     "tuning unknown setting": partial(_tuning={**TUNING, "weight": {"magic": 1.0}}),
     "tuning not an object": partial(_tuning=[1, 2]),
@@ -677,9 +680,20 @@ def test_seconds_add_up_over_resumed_runs_and_orphans_are_removed(tmp_path, stub
         os.umask(old)
     result = results.load("burgers", folder)
     assert 1000.0 <= result["provenance"]["seconds"] < 1100.0
+    assert "cpu_seconds" not in result["provenance"]  # a resume file timed before CPU seconds were recorded
     assert not orphan.exists() and other.exists()
     for name in ("burgers.json", "burgers.md", "burgers.png", "burgers.partial.json"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
+
+
+def test_cpu_seconds_add_up_over_resumed_runs(tmp_path, stub):
+    folder = tuned_folder(tmp_path / "out", _seconds=1000.0, _cpu_seconds=400.0)
+    assert run_cli(folder) == 0
+    p = results.load("burgers", folder)["provenance"]
+    assert 1000.0 <= p["seconds"] < 1100.0 and 400.0 <= p["cpu_seconds"] < 500.0
+    fresh = tuned_folder(tmp_path / "fresh")
+    assert run_cli(fresh) == 0
+    assert results.load("burgers", fresh)["provenance"]["cpu_seconds"] >= 0.0
 
 
 @pytest.mark.skipif(ROOT_USER, reason="root writes into read-only folders")

@@ -137,7 +137,9 @@ def test_set_book_home_rewrites_both_places_and_nothing_else(tmp_path):
             (next(line for line in before if "BOOK_REPOSITORY, BOOK_REF =" in line),
              f'    "BOOK_REPOSITORY, BOOK_REF = \\"{url}\\", \\"{ref}\\"\\n",')
         ] and len(before) == len(after), path.name
-    assert f"colab.research.google.com/github/someone/my-fork/blob/{ref}/notebooks/" in (tmp_path / "README.md").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert f"colab.research.google.com/github/someone/my-fork/blob/{ref}/notebooks/" in readme
+    assert f"({url}/actions/workflows/test.yml/badge.svg)" in readme and "lampinn/lampinn-book" not in readme
     with pytest.raises(SystemExit, match="is not an https URL"):
         script.main(["my-fork", ref, "--root", str(tmp_path)])
 

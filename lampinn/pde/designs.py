@@ -16,6 +16,9 @@ import zlib
 import numpy as np
 
 from .base import Family, latin_hypercube
+from .burgers import Burgers
+from .elasticity import Elasticity
+from .helmholtz import Helmholtz
 
 SEED = 2026
 OOD_SCALE = 1.3
@@ -91,11 +94,12 @@ def solution_distances(family: Family, tasks: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the draws of the named families, in the form stored in their modules."""
-    from . import get_family
-
+    """Print the draws of the named benchmark families, in the form stored in their modules."""
+    families = {f.name: f for f in (Burgers(), Helmholtz(), Elasticity())}
     for name in argv if argv is not None else sys.argv[1:]:
-        fam = get_family(name)
+        fam = families.get(name.lower())
+        if fam is None:
+            raise SystemExit(f"unknown family {name!r}; expected one of {', '.join(sorted(families))}")
         for label, tasks in (("unseen", draw_unseen(fam)), ("ood", draw_ood(fam))):
             rows = ", ".join("(" + ", ".join(f"{v:g}" for v in row) + ")" for row in tasks)
             print(f"{name} {label} = ({rows})")

@@ -62,7 +62,7 @@ def maml_objective(
     params = [p.expand(n, *p.shape[1:]) for p in meta.params()]
 
     def total(ps: list[torch.Tensor]) -> torch.Tensor:
-        return weighted_total(family.loss_terms(lambda x: meta.forward_with(ps, x), points, thetas), family.loss_weights)
+        return weighted_total(family.loss_terms(meta.bind(ps), points, thetas), family.loss_weights)
 
     for _ in range(inner_steps):
         grads = torch.autograd.grad(total(params), params, create_graph=not first_order)

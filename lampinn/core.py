@@ -249,11 +249,11 @@ class LAMPINN:
         """The task's loss terms; with ``balance``, each divided by its value at the first call (so each starts at 1)."""
         fam, pts, scale = self.family, self.points, self._scale(theta)
         if not balance:
-            return lambda m: fam.loss_terms(lambda x: m(x, gates, scale), pts, theta)
+            return lambda m: fam.loss_terms(m.routed(gates, scale), pts, theta)
         scales: dict[str, torch.Tensor] = {}
 
         def balanced(m):
-            terms = fam.loss_terms(lambda x: m(x, gates, scale), pts, theta)
+            terms = fam.loss_terms(m.routed(gates, scale), pts, theta)
             if not scales:
                 scales.update({k: v.detach().clamp_min(1e-12) for k, v in terms.items()})
             return {k: v / scales[k] for k, v in terms.items()}
@@ -328,7 +328,7 @@ class LAMPINN:
         scales: list[torch.Tensor] = []
 
         def loss(model):
-            terms = [self.family.loss_terms(lambda x, g=g, s=s: model(x, g, s), self.points, theta) for theta, g, s in routes]
+            terms = [self.family.loss_terms(model.routed(g, s), self.points, theta) for theta, g, s in routes]
             if not scales:
                 scales.extend(weighted_total(tt, self._meta_weights()).detach() if cfg.stage2_balance else 1.0
                               for tt in terms)

@@ -6,11 +6,14 @@ import hashlib
 import math
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from . import autodiff
+from .autodiff import Jet, Pairs
 
 #: The largest networks built here: sizes are checked against these before any weight is allocated.
 LIMITS = {"in_dim": 16, "out_dim": 16, "width": 4096, "depth": 64, "meta_depth": 64, "n_clusters": 64}
@@ -158,6 +161,12 @@ class MLP(nn.Module):
         """Map points ``x`` of shape ``(..., in_dim)`` to outputs ``(..., out_dim)``."""
         return self.net((x - self.shift) * self.scale)
 
+    def jet(self, x: torch.Tensor, pairs: Pairs) -> Jet:
+        """The output with its derivatives (:func:`lampinn.autodiff.derivatives`), carried forward for tanh."""
+        if self.config["activation"] != "tanh":
+            return autodiff.autograd_jet(self, x, pairs)
+        return autodiff.to_jet(autodiff.sequential(self.net, autodiff.seed(x, self.shift, self.scale, pairs), pairs), pairs)
+
 
 def _tanh_block(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -229,6 +238,22 @@ class ModularPINN(nn.Module):
         """u(x) with the given ``gates`` and output ``scale`` (defaults: the network's own)."""
         return self.meta(self.features(x, gates)) * (self.out_scale if scale is None else scale)
 
+    def jet(self, x: torch.Tensor, pairs: Pairs, gates: torch.Tensor | None = None,
+            scale: torch.Tensor | None = None) -> Jet:
+        """u(x) as :meth:`forward` gives it, with its derivatives carried forward (:func:`lampinn.autodiff.derivatives`)."""
+        inp = autodiff.seed(x, self.shift, self.scale, pairs)
+        g = (self.gates if gates is None else gates).clamp(0.0, 1.0)
+        weights = [1.0, *g.unbind()]
+        if self.config["normalize"]:
+            weights = [w / (1 + g.sum()) for w in weights]
+        h = autodiff.combine(weights, [autodiff.sequential(block, inp, pairs) for block in (self.basis, *self.subnets)])
+        out = autodiff.sequential(self.meta, h, pairs)
+        return autodiff.to_jet(out, pairs, self.out_scale if scale is None else scale)
+
+    def routed(self, gates: torch.Tensor | None = None, scale: torch.Tensor | None = None) -> Bound:
+        """The network as ``x -> u`` with these ``gates`` and output ``scale``, keeping its derivative engine."""
+        return Bound(lambda x: self(x, gates, scale), lambda x, pairs: self.jet(x, pairs, gates, scale))
+
     def set_scale(self, values: Sequence[float]) -> None:
         """Set the output scale s (one value per output), e.g. the task's :meth:`~lampinn.pde.base.Family.output_scale`."""
         with torch.no_grad():
@@ -287,10 +312,35 @@ class StackedMLP(nn.Module):
                 h = self.act(h)
         return h
 
+    def jet_with(self, params: Sequence[torch.Tensor], x: torch.Tensor, pairs: Pairs) -> Jet:
+        """:meth:`forward_with`'s output with its derivatives carried forward (:func:`lampinn.autodiff.derivatives`)."""
+        if not isinstance(self.act, nn.Tanh):
+            return autodiff.autograd_jet(lambda y: self.forward_with(params, y), x, pairs)
+        streams = autodiff.seed(x, self.shift, self.scale, pairs)
+        n_layers = len(params) // 2
+        for i in range(n_layers):
+            w, b = params[2 * i], params[2 * i + 1]
+            v, F1, S = streams
+            streams = torch.baddbmm(b, v, w), F1 @ w, S @ w
+            if i < n_layers - 1:
+                streams = autodiff.tanh(streams, pairs)
+        return autodiff.to_jet(streams, pairs)
+
+    def bind(self, params: Sequence[torch.Tensor]) -> Bound:
+        """The stack with the given parameters as ``x -> u`` (meta-learning's inner loops), keeping its derivative engine."""
+        return Bound(lambda x: self.forward_with(params, x), lambda x, pairs: self.jet_with(params, x, pairs))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        return self.forward_with(self.params(), x)
+
+    def jet(self, x: torch.Tensor, pairs: Pairs) -> Jet:
+        self._check(x)
+        return self.jet_with(self.params(), x, pairs)
+
+    def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 3 or x.shape[0] != self.n_tasks:
             raise ValueError(f"expected points of shape ({self.n_tasks}, N, d), got {tuple(x.shape)}")
-        return self.forward_with(self.params(), x)
 
     def unstack(self) -> list[MLP]:
         """The ``T`` networks as separate :class:`~lampinn.nn.MLP` modules (copies)."""
@@ -305,3 +355,15 @@ class StackedMLP(nn.Module):
                     lin.bias.copy_(b[t, 0])
             out.append(mlp)
         return out
+
+
+class Bound:
+    """A network with some of its forward arguments fixed, called as ``x -> u``, that still offers the network's
+    derivative engine (``jet``) to :func:`lampinn.autodiff.derivatives`; a plain lambda would fall back to autograd."""
+
+    def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor],
+                 jet: Callable[[torch.Tensor, Pairs], Jet]) -> None:
+        self._forward, self.jet = forward, jet
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x)

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..autodiff import partial
+from ..autodiff import derivatives
 from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
 
 
@@ -104,11 +104,12 @@ class Burgers(Family):
 
     def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
         """Residual u_t + u u_x - nu u_xx, boundary u(+-1, t), initial u(x, 0) - u0(x); each a mean square."""
-        x = points["interior"].detach().requires_grad_(True)
+        x = points["interior"]
         th = self.theta_tensor(theta, x)
         nu, A, w = (as_param(th, i) for i in range(3))
-        u = model(x)[..., 0]
-        residual = partial(u, x, 1) + u * partial(u, x, 0) - nu * partial(u, x, 0, 0)
+        jet = derivatives(model, x, second=[(0, 0)])
+        u = jet.value[..., 0]
+        residual = jet.d(1)[..., 0] + u * jet.d(0)[..., 0] - nu * jet.d(0, 0)[..., 0]
         xb, x0 = points["boundary"], points["initial"]
         return {
             "residual": mse(residual),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..autodiff import gradient
+from ..autodiff import Jet, derivatives
 from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
 
 POISSON = 0.3
@@ -39,16 +39,12 @@ def traction(y: Array, f: Param, k: Param) -> Array:
     return f * cos(np.pi * y / (2 * SIZE)) + k
 
 
-def displacement_and_stresses(model: Model, x: torch.Tensor, E: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """(u, v, sigma_xx, sigma_yy, sigma_xy) of the network at points ``x``, which must require gradients."""
-    uv = model(x)
-    u, v = uv[..., 0], uv[..., 1]
-    gu, gv = gradient(u, x), gradient(v, x)
+def stresses(jet: Jet, E: torch.Tensor, derivative: tuple[int, ...] = ()) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(sigma_xx, sigma_yy, sigma_xy) from a jet of (u, v); with ``derivative = (i,)`` their derivatives along
+    x_i (the stresses are linear in the displacement gradient, so that takes the jet's second derivatives)."""
+    (ux, vx), (uy, vy) = (jet.d(*derivative, i).unbind(-1) for i in (0, 1))
     c = E / (1 - POISSON**2)
-    sxx = c * (gu[..., 0] + POISSON * gv[..., 1])
-    syy = c * (gv[..., 1] + POISSON * gu[..., 0])
-    sxy = c * (1 - POISSON) / 2 * (gu[..., 1] + gv[..., 0])
-    return u, v, sxx, syy, sxy
+    return c * (ux + POISSON * vy), c * (vy + POISSON * ux), c * (1 - POISSON) / 2 * (uy + vx)
 
 
 def solve_fem(E: float, f: float, k: float, n: int = MESH) -> tuple[object, np.ndarray]:
@@ -135,19 +131,18 @@ class Elasticity(Family):
 
     def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
         """Equilibrium residual; u = 0 / v = 0 on the rollers; shear-free rollers; free top; loaded right edge."""
-        x = points["interior"].detach().requires_grad_(True)
+        x = points["interior"]
         th = self.theta_tensor(theta, x)
         E, f, k = (as_param(th, i) for i in range(3))
-        _, _, sxx, syy, sxy = displacement_and_stresses(model, x, E)
-        dsxy = gradient(sxy, x)
-        div_x = gradient(sxx, x)[..., 0] + dsxy[..., 1]
-        div_y = dsxy[..., 0] + gradient(syy, x)[..., 1]
+        jet = derivatives(model, x, second=[(0, 0), (0, 1), (1, 1)])
+        (sxx_x, _, sxy_x), (_, syy_y, sxy_y) = stresses(jet, E, (0,)), stresses(jet, E, (1,))
+        div_x, div_y = sxx_x + sxy_y, sxy_x + syy_y
         # the four edges in one pass through the network (it is pointwise), then split back: an edge has few
         # points, so one pass instead of four saves most of the per-call cost of the derivatives
         sizes = [points[name].shape[-2] for name in EDGES]
-        edges = torch.cat([points[name].detach() for name in EDGES], dim=-2).requires_grad_(True)
+        edge_jet = derivatives(model, torch.cat([points[name] for name in EDGES], dim=-2))
         u, v, sxx_e, syy_e, sxy_e = (dict(zip(EDGES, q.split(sizes, dim=-1)))
-                                     for q in displacement_and_stresses(model, edges, E))
+                                     for q in (*edge_jet.value.unbind(-1), *stresses(edge_jet, E)))
         return {
             "residual": mse(div_x) + mse(div_y),
             "dirichlet": mse(u["left"]) + mse(v["bottom"]),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
-from .results import BASELINE, FAMILY_ORDER, PUBLISHED, committed
+from .files import atomic_write, read_json
+from .results import BASELINE, FAMILY_ORDER, PUBLISHED, committed, results_dir
 
 
 def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
@@ -227,8 +227,30 @@ def provenance_table(folder: str | os.PathLike | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def step_table(folder: str | os.PathLike | None = None) -> str:
+    """The PINN step's cost by both derivative paths, from ``results/step_benchmark.json``
+    (``python scripts/step_benchmark.py``): milliseconds per call at one thread, and each path's ratio to a plain
+    forward + backward pass over the same points."""
+    path = results_dir(folder) / "step_benchmark.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; make it with: python scripts/step_benchmark.py --out {path}")
+    step = read_json(path)
+    lines = ["| family | network | forward | forward + backward | PINN loss + backward, carried forward | "
+             "by nested autograd | speed-up | ratio, carried forward | ratio, autograd |", "|---" * 9 + "|"]
+    for r in step["rows"]:
+        lines.append(f"| {r['family']} | {r['network']} | {r['forward_ms']:.2f} ms | {r['forward_backward_ms']:.2f} ms | "
+                     f"{r['loss_backward_ms']:.2f} ms | {r['loss_backward_autograd_ms']:.2f} ms | {r['speedup']:.2f} | "
+                     f"{r['ratio']:.1f} | {r['ratio_autograd']:.1f} |")
+    p = step["provenance"]
+    lines += ["", f"Measured by `{p['command']}` at commit {p['git_commit'][:10]}, {p['device']}, torch {p['torch']}, "
+                  f"{p['date'][:16].replace('T', ' ')} UTC; {step['sizes']['n_interior']} interior points and "
+                  f"{step['sizes']['n_boundary']} per boundary part, the fastest of {step['sizes']['repeats']} rounds of "
+                  f"{step['sizes']['calls']} calls."]
+    return "\n".join(lines) + "\n"
+
+
 #: The generated blocks of :func:`update_blocks`, by name.
-BLOCKS = {"headline": headline, "provenance": provenance_table}
+BLOCKS = {"headline": headline, "provenance": provenance_table, "step": step_table}
 
 
 def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
@@ -249,4 +271,4 @@ def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = No
 
 
 __all__ = ["BASELINES", "BLOCKS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "paper_comparison", "plot",
-           "plot_bars", "provenance_lines", "provenance_table", "tuning_table", "update_blocks", "wins"]
+           "plot_bars", "provenance_lines", "provenance_table", "step_table", "tuning_table", "update_blocks", "wins"]

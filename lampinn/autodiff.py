@@ -171,12 +171,16 @@ def tanh(streams: Streams, pairs: Pairs) -> Streams:
     """``a = tanh(z)``: ``a_i = s z_i`` and ``a_ij = s (z_ij - 2 a z_i z_j)`` with ``s = 1 - a^2``."""
     z, F1, S = streams
     a = torch.tanh(z)
-    s = 1 - a * a
+    s = torch.addcmul(a.new_ones(()), a, a, value=-1)  # 1 - a^2 in one operation
     if not pairs:
         return a, s * F1, S
-    f = F1.unbind(0)
-    products = torch.stack([f[i] * f[j] for i, j in pairs])
-    return a, s * F1, s * (S - 2 * a * products)
+    if len(pairs) == F1.shape[0] and all(i == j == k for k, (i, j) in enumerate(pairs)):
+        products = F1 * F1  # the diagonal (i, i) for every i in order, as Helmholtz asks: one product
+    else:
+        f = F1.unbind(0)
+        products = torch.stack([f[i] * f[j] for i, j in pairs])
+    return a, s * F1, s * torch.addcmul(S, a, products, value=-2)
+
 
 
 def dropout(streams: Streams, p: float, training: bool) -> Streams:
@@ -188,9 +192,13 @@ def dropout(streams: Streams, p: float, training: bool) -> Streams:
     return v * mask, F1 * mask, S * mask
 
 
-def combine(weights: Sequence[torch.Tensor | float], streams: Sequence[Streams]) -> Streams:
-    """``sum_k weights[k] * streams[k]``, stream by stream (the derivative of a sum is the sum of derivatives)."""
-    return tuple(sum(w * part for w, part in zip(weights, parts)) for parts in zip(*streams))
+def combine(first: Streams, weights: Sequence[torch.Tensor], streams: Sequence[Streams]) -> Streams:
+    """``first + sum_k weights[k] * streams[k]``, stream by stream (the derivative of a sum is the sum of the
+    derivatives); ``weights`` are scalar tensors."""
+    out = list(first)
+    for w, other in zip(weights, streams):
+        out = [torch.addcmul(total, w, part) for total, part in zip(out, other)]
+    return tuple(out)
 
 
 def sequential(block: torch.nn.Sequential, streams: Streams, pairs: Pairs) -> Streams:

@@ -243,10 +243,11 @@ class ModularPINN(nn.Module):
         """u(x) as :meth:`forward` gives it, with its derivatives carried forward (:func:`lampinn.autodiff.derivatives`)."""
         inp = autodiff.seed(x, self.shift, self.scale, pairs)
         g = (self.gates if gates is None else gates).clamp(0.0, 1.0)
-        weights = [1.0, *g.unbind()]
+        h = autodiff.combine(autodiff.sequential(self.basis, inp, pairs), g.unbind(),
+                             [autodiff.sequential(sub, inp, pairs) for sub in self.subnets])
         if self.config["normalize"]:
-            weights = [w / (1 + g.sum()) for w in weights]
-        h = autodiff.combine(weights, [autodiff.sequential(block, inp, pairs) for block in (self.basis, *self.subnets)])
+            norm = 1 + g.sum()
+            h = tuple(part / norm for part in h)
         out = autodiff.sequential(self.meta, h, pairs)
         return autodiff.to_jet(out, pairs, self.out_scale if scale is None else scale)
 

@@ -60,7 +60,10 @@ def laplacian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 # ---- the derivative engine ---------------------------------------------------------------------
 
-Pairs = tuple[tuple[int, int], ...]
+#: The second-order quantities a PDE asks for: pairs ``(i, j)`` with ``i <= j`` (d2u/dx_i dx_j), and
+#: ``"laplacian"`` for their trace, carried as one stream (the "forward Laplacian": cheaper than its terms).
+Pairs = tuple[tuple[int, int] | str, ...]
+LAPLACIAN = "laplacian"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class Jet:
     """A network's output at points with the derivatives a PDE asked for.
 
     ``value`` is ``(..., N, m)``; ``first`` is ``(d, ..., N, m)``, ``first[i]`` = du/dx_i; ``second`` is
-    ``(P, ..., N, m)``, one entry per requested pair ``pairs[p] = (i, j)`` with ``i <= j``.
+    ``(P, ..., N, m)``, one entry per requested quantity ``pairs[p]``: a pair ``(i, j)`` with ``i <= j``, or
+    ``"laplacian"``.
     """
 
     value: torch.Tensor
@@ -85,6 +89,13 @@ class Jet:
             raise ValueError(f"derivative {dims} was not asked for; this jet holds first derivatives and {list(self.pairs)}")
         return self.second[self.pairs.index(key)]
 
+    @property
+    def laplacian(self) -> torch.Tensor:
+        """sum_i d2u/dx_i^2, shape ``(..., N, m)``, if it was asked for (``derivatives(..., laplacian=True)``)."""
+        if LAPLACIAN not in self.pairs:
+            raise ValueError("the Laplacian was not asked for; call derivatives(..., laplacian=True)")
+        return self.second[self.pairs.index(LAPLACIAN)]
+
 
 _FORWARD = [True]
 
@@ -99,27 +110,29 @@ def autograd_only() -> Iterator[None]:
         _FORWARD.pop()
 
 
-def check_pairs(second: Iterable[tuple[int, int]], d: int) -> Pairs:
-    """The requested second derivatives as sorted ``(i, j)`` pairs with ``i <= j``, each once, in first-seen order."""
-    out: list[tuple[int, int]] = []
+def check_pairs(second: Iterable[tuple[int, int]], d: int, laplacian: bool = False) -> Pairs:
+    """The requested second derivatives as sorted ``(i, j)`` pairs with ``i <= j``, each once, in first-seen order,
+    then ``"laplacian"`` if asked for."""
+    out: list[tuple[int, int] | str] = []
     for pair in second:
         if len(pair) != 2 or not all(isinstance(i, int) and 0 <= i < d for i in pair):
             raise ValueError(f"second derivative {pair!r} is invalid; expected a pair (i, j) of input dimensions in [0, {d})")
         key = (min(pair), max(pair))
         if key not in out:
             out.append(key)
-    return tuple(out)
+    return tuple(out) + ((LAPLACIAN,) if laplacian else ())
 
 
 def derivatives(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                second: Iterable[tuple[int, int]] = ()) -> Jet:
-    """``model``'s output at points ``x`` (``(..., N, d)``) with all first derivatives and the ``second`` ones.
+                second: Iterable[tuple[int, int]] = (), laplacian: bool = False) -> Jet:
+    """``model``'s output at points ``x`` (``(..., N, d)``) with all first derivatives, the ``second`` ones
+    (pairs of input dimensions) and, with ``laplacian``, the Laplacian (:attr:`Jet.laplacian`).
 
     A network of this package (or a callable with a ``jet(x, pairs)`` method) carries them forward
     through its layers; anything else gets them by autograd (:func:`autograd_jet`). Both keep the
     graph, so the result can enter a loss.
     """
-    pairs = check_pairs(second, x.shape[-1])
+    pairs = check_pairs(second, x.shape[-1], laplacian)
     jet = getattr(model, "jet", None)
     if jet is not None and _FORWARD[-1]:
         return jet(x, pairs)
@@ -134,12 +147,14 @@ def autograd_jet(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     grads = [gradient(u[..., c], x) for c in range(u.shape[-1])]  # (..., N, d) per output
     first = torch.stack(grads, dim=-1).movedim(-2, 0)
     hess: dict[tuple[int, int], torch.Tensor] = {}  # (output, i) -> gradient of du_c/dx_i
-    second = []
-    for i, j in pairs:
+
+    def d2(i: int, j: int) -> torch.Tensor:
         for c in range(u.shape[-1]):
             if (c, i) not in hess:
                 hess[(c, i)] = gradient(grads[c][..., i], x)
-        second.append(torch.stack([hess[(c, i)][..., j] for c in range(u.shape[-1])], dim=-1))
+        return torch.stack([hess[(c, i)][..., j] for c in range(u.shape[-1])], dim=-1)
+
+    second = [sum(d2(i, i) for i in range(x.shape[-1])) if q == LAPLACIAN else d2(*q) for q in pairs]
     second_t = torch.stack(second) if second else u.new_zeros((0,) + u.shape)
     return Jet(u, first, second_t, pairs)
 
@@ -168,17 +183,18 @@ def linear(streams: Streams, weight: torch.Tensor, bias: torch.Tensor | None) ->
 
 
 def tanh(streams: Streams, pairs: Pairs) -> Streams:
-    """``a = tanh(z)``: ``a_i = s z_i`` and ``a_ij = s (z_ij - 2 a z_i z_j)`` with ``s = 1 - a^2``."""
+    """``a = tanh(z)``: ``a_i = s z_i`` and ``a_ij = s (z_ij - 2 a z_i z_j)`` with ``s = 1 - a^2`` (the Laplacian
+    stream: the same with ``sum_i z_i^2`` for ``z_i z_j``)."""
     z, F1, S = streams
     a = torch.tanh(z)
     s = torch.addcmul(a.new_ones(()), a, a, value=-1)  # 1 - a^2 in one operation
     if not pairs:
         return a, s * F1, S
-    if len(pairs) == F1.shape[0] and all(i == j == k for k, (i, j) in enumerate(pairs)):
-        products = F1 * F1  # the diagonal (i, i) for every i in order, as Helmholtz asks: one product
+    if pairs == (LAPLACIAN,):  # the Laplacian alone (Helmholtz): sum_i a_ii needs sum_i z_i^2
+        products = (F1 * F1).sum(0, keepdim=True)
     else:
         f = F1.unbind(0)
-        products = torch.stack([f[i] * f[j] for i, j in pairs])
+        products = torch.stack([sum(fi * fi for fi in f) if q == LAPLACIAN else f[q[0]] * f[q[1]] for q in pairs])
     return a, s * F1, s * torch.addcmul(S, a, products, value=-2)
 
 

@@ -68,7 +68,8 @@ from lampinn.pde.base import Family, as_param, mse, tensor_grid  # noqa: E402
 
 
 class Poisson(Family):
-    """A user-declared family that asks the engine for a mixed derivative: u_xx + u_yy + c u_xy = q."""
+    """A user-declared family that asks the engine for a mixed derivative, a pair and the Laplacian:
+    u_xx + u_yy + c u_xy = q (and a made-up term on u_xx, to ask for a pair beside the Laplacian)."""
 
     name = "poisson-mixed"
     param_names = ("c",)
@@ -86,9 +87,10 @@ class Poisson(Family):
     def loss_terms(self, model, points, theta):
         x = points["interior"]
         c = as_param(self.theta_tensor(theta, x), 0)
-        jet = derivatives(model, x, second=[(1, 0), (0, 0), (1, 1)])
-        residual = jet.d(0, 0)[..., 0] + jet.d(1, 1)[..., 0] + c * jet.d(0, 1)[..., 0] - torch.cos(x[..., 0])
-        return {"residual": mse(residual), "boundary": mse(model(points["boundary"])[..., 0])}
+        jet = derivatives(model, x, second=[(1, 0), (0, 0)], laplacian=True)
+        residual = jet.laplacian[..., 0] + c * jet.d(0, 1)[..., 0] - torch.cos(x[..., 0])
+        return {"residual": mse(residual), "boundary": mse(model(points["boundary"])[..., 0]),
+                "curvature": mse(jet.d(0, 0)[..., 0])}
 
     def grid(self):
         return tensor_grid(np.linspace(0, 2, 5), np.linspace(-1, 1, 5))
@@ -195,3 +197,7 @@ def test_jet_shapes_and_errors():
     with pytest.raises(ValueError, match=r"second derivative \(0, 2\) is invalid; expected a pair \(i, j\) of input dimensions in \[0, 2\)"):
         derivatives(net, torch.rand(7, 2), second=[(0, 2)])
     assert derivatives(net, torch.rand(7, 2)).second.shape == (0, 7, 3)
+    with pytest.raises(ValueError, match=r"the Laplacian was not asked for; call derivatives\(..., laplacian=True\)"):
+        jet.laplacian
+    both = derivatives(net.double(), torch.rand(7, 2, dtype=torch.float64), second=[(1, 1), (0, 0)], laplacian=True)
+    torch.testing.assert_close(both.laplacian, both.d(0, 0) + both.d(1, 1))

@@ -36,15 +36,14 @@ def _folder(out):
 
 
 def test_the_committed_measurement_is_what_the_appendix_says():
-    """Every family and both networks; elasticity's forward path about 1.6 to 1.9 times faster, Burgers' level with
-    autograd, Helmholtz between (book/reproducibility.md, 'What one PINN step costs')."""
+    """Every family and both networks; elasticity's forward path about 1.6 to 1.9 times faster, Helmholtz's
+    (the forward Laplacian) 1.5 to 1.9, Burgers' level with autograd (book/reproducibility.md, 'What one PINN step costs')."""
     rows = {(r["family"], r["network"]): r for r in json.loads(COMMITTED.read_text())["rows"]}
     assert {f for f, _ in rows} == {"burgers", "helmholtz", "elasticity"} and len(rows) == 6
     speedup = {k: r["speedup"] for k, r in rows.items()}
     for net in ("MLP 4x50", "ModularPINN K=3"):
-        assert 1.55 <= speedup[("elasticity", net)] <= 2.0
-        assert 0.85 <= speedup[("burgers", net)] <= 1.15
-        assert speedup[("burgers", net)] < speedup[("helmholtz", net)] < speedup[("elasticity", net)]
+        assert 1.55 <= speedup[("elasticity", net)] <= 2.0 and 1.4 <= speedup[("helmholtz", net)] <= 2.0
+        assert 0.85 <= speedup[("burgers", net)] <= 1.2
         assert 4 <= rows[("elasticity", net)]["ratio"] <= 8 and 4 <= rows[("burgers", net)]["ratio"] <= 8
     text = (ROOT / "book" / "reproducibility.md").read_text()
-    assert "about a factor 1.6 to 1.9" in text and "speed-up near 1" in text
+    assert "about a factor 1.6 to 1.9" in text and "about 1.5 to 1.9" in text and "speed-up near 1" in text

@@ -2,10 +2,11 @@
 committed benchmark run."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from . import settings
+from .pde import evaluate, predict
+
 
 def interactive() -> bool:
     """Whether widgets can be shown: inside a Jupyter kernel, and not a batch run (:func:`lampinn.settings.static`).
@@ -65,8 +66,6 @@ def plot_adaptation(family, theta, adapted, fig=None):
     """Four panels, two by two, for an adapted LAM-PINN on task ``theta``: reference and prediction (on one
     colour scale that covers both, so neither saturates), absolute error (of the metric's quantity) and the
     routing gates. Draws on ``fig`` (default: a new pyplot figure, legible at a book page's width)."""
-    from .pde import predict
-
     if fig is None:
         import matplotlib.pyplot as plt
 
@@ -114,8 +113,6 @@ def readapt(lam, result: dict, tasks: dict[str, int] | None = None) -> dict[str,
     and committed MSE, and the adapted network.
     """
     import matplotlib.pyplot as plt
-
-    from .pde import evaluate
 
     fam, unseen = lam.family, lam.family.unseen_tasks()
     mean = np.array(result["methods"]["lampinn"]["per_task_mse"], dtype=float)

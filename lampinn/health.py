@@ -10,6 +10,9 @@ slowly: :func:`saturation` (tanh units stuck at +-1 pass no gradient) and :func:
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 
@@ -17,7 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import settings
+from .core import LAMPINN
+from .files import lock
+from .methods import get_method, run
 from .pde import Family, evaluate
+from .protocol import Protocol
 from .provenance import Stopwatch, provenance
 from .results import BASELINE
 
@@ -109,8 +117,6 @@ def meta_validation(config, family: Family, held_out: tuple[int, ...] = VALIDATI
 
     Looks at training tasks only: use it to choose any meta-training setting.
     """
-    from .core import LAMPINN
-
     train_tasks, val_tasks = split(family, held_out)
     start = time.perf_counter()
     model = LAMPINN(replace(config, **changes)).meta_train(family, tasks=train_tasks)
@@ -204,15 +210,6 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     (median over the held-out tasks), K and the seconds. With ``models``, each candidate's meta-trained network
     is saved there as ``CANDIDATE.pt`` (chapter 8 inspects them).
     """
-    import json
-    import os
-    import shutil
-
-    from . import settings
-    from .files import lock
-    from .methods import get_method
-    from .protocol import Protocol
-
     names = list(CANDIDATES) if candidates is None else list(candidates)
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
@@ -280,8 +277,6 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
 def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VALIDATION_TASKS) -> np.ndarray:
     """The baseline of meta-validation: fine-tuning the central-task network for B/10 on each held-out task
     (``methods.run("transfer", ...)``); returns each task's MSE."""
-    from .methods import run
-
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import autodiff
+from . import autodiff, settings
 from .autodiff import Jet, Pairs
+from .files import atomic_write
 
 #: The largest networks built here: sizes are checked against these before any weight is allocated.
 LIMITS = {"in_dim": 16, "out_dim": 16, "width": 4096, "depth": 64, "meta_depth": 64, "n_clusters": 64}
@@ -67,8 +68,6 @@ def state_sha256(state: dict[str, torch.Tensor]) -> str:
 
 def save_state(model: nn.Module, path: str | os.PathLike) -> None:
     """Write a network's weights with their SHA-256 (format ``lampinn-state-1``), atomically."""
-    from .files import atomic_write
-
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     blob = {"format": "lampinn-state-1", "sha256": state_sha256(state), "state": state}
     atomic_write(path, lambda fh: torch.save(blob, fh))
@@ -106,8 +105,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "sin": Sine, "gelu":
 def default_device(device: str | torch.device | None = None) -> torch.device:
     """The device to use: the one given, else the book's one choice, :func:`lampinn.settings.device`
     (CUDA when available, else the CPU, unless set)."""
-    from . import settings
-
     return torch.device(device if device is not None else settings.device())
 
 

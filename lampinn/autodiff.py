@@ -190,13 +190,10 @@ def tanh(streams: Streams, pairs: Pairs) -> Streams:
     s = torch.addcmul(a.new_ones(()), a, a, value=-1)  # 1 - a^2 in one operation
     if not pairs:
         return a, s * F1, S
-    if pairs == (LAPLACIAN,):  # the Laplacian alone (Helmholtz): sum_i a_ii needs sum_i z_i^2
-        products = (F1 * F1).sum(0, keepdim=True)
-    else:
-        f = F1.unbind(0)
-        products = torch.stack([sum(fi * fi for fi in f) if q == LAPLACIAN else f[q[0]] * f[q[1]] for q in pairs])
+    f = F1.unbind(0)
+    parts = [(F1 * F1).sum(0) if q == LAPLACIAN else f[q[0]] * f[q[1]] for q in pairs]  # z_i z_j, or sum_i z_i^2
+    products = parts[0][None] if len(parts) == 1 else torch.stack(parts)  # one quantity: a view, not a copy
     return a, s * F1, s * torch.addcmul(S, a, products, value=-2)
-
 
 
 def dropout(streams: Streams, p: float, training: bool) -> Streams:

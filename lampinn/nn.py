@@ -162,7 +162,8 @@ class MLP(nn.Module):
         """The output with its derivatives (:func:`lampinn.autodiff.derivatives`), carried forward for tanh."""
         if self.config["activation"] != "tanh":
             return autodiff.autograd_jet(self, x, pairs)
-        return autodiff.to_jet(autodiff.sequential(self.net, autodiff.seed(x, self.shift, self.scale, pairs), pairs), pairs)
+        streams = autodiff.seed(x, self.shift, self.scale, pairs)
+        return autodiff.to_jet(autodiff.sequential(self.net, streams, pairs), pairs)
 
 
 def _tanh_block(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:

@@ -39,10 +39,11 @@ for. Every adaptation gets B/10 iterations; each task is trained on its own.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import math
 import os
-import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
@@ -51,6 +52,7 @@ import numpy as np
 
 from . import settings
 from .core import LAMPINN
+from .executor import Inline, WorkerDied, call, died, executor
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
 from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method, tuned_protocol
 from .nn import MLP, check_device, default_device, load_state, save_state
@@ -87,10 +89,16 @@ ABLATION_SEEDS = 1
 
 
 class Run:
-    """One family's benchmark in one folder; methods are prepared once per seed, tasks run one by one."""
+    """One family's benchmark in one folder: a queue of independent jobs (tuning trials, the calibration,
+    preparations, one adaptation per task) that :meth:`run` hands to an executor as their inputs become ready.
+
+    The same class is the worker's view of the run (:func:`work`): built with the run's ``sizes`` and the
+    tuning so far (``done``), it reads nothing from the folder but the meta-trained networks and writes
+    nothing but the network a preparation makes.
+    """
 
     def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None,
-                 ablation_seeds: int = ABLATION_SEEDS) -> None:
+                 ablation_seeds: int = ABLATION_SEEDS, *, sizes: dict | None = None, done: dict | None = None) -> None:
         if mode not in settings.MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
         if seeds < 1:
@@ -99,84 +107,50 @@ class Run:
             raise ValueError(f"--ablation-seeds must be >= 1, got {ablation_seeds}")
         self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
         self.ablation_seeds = ablation_seeds
-        self.sizes = settings.sizes(family.name, mode)
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / f"{family.name}.models").mkdir(exist_ok=True)
+        self.sizes = sizes or settings.sizes(family.name, mode)
         self.partial_path = self.out / f"{family.name}.partial.json"
-        self.done: dict[str, dict] = {}
+        self.models = self.out / f"{family.name}.models"
+        self.failed: dict[int, dict[str, str]] = {}  # seed: {method: message} of preparations that diverged this run
+        if done is not None:  # a worker's view
+            self.done = done
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.models.mkdir(exist_ok=True)
+        self.done = {}
         if self.partial_path.exists():
             self.done = check_partial(read_json(self.partial_path), self.partial_path, family.name, mode)
         self.done["_mode"], self.done["_family"] = mode, family.name
+        # CPU seconds add up like the wall-clock ones; a resume file timed before they were recorded has none
+        self.cpu_timed = "_cpu_seconds" in self.done or "_seconds" not in self.done
 
     def save(self) -> None:
         """Write the resume file (atomically)."""
         atomic_write(self.partial_path, dumps(self.done))
 
+    def spec(self) -> dict:
+        """What a worker needs to rebuild this run (with :func:`work`): picklable, no open files, and a new ``run`` id
+        each time (a worker keeps one family object per run)."""
+        return {"family": self.family, "mode": self.mode, "out": self.out, "seeds": self.seeds, "device": self.device,
+                "ablation_seeds": self.ablation_seeds, "sizes": self.sizes, "run": uuid.uuid4().hex}
+
     # ---- configuration ------------------------------------------------------------------------
     @property
     def tuning(self) -> dict:
-        """What :meth:`tune` has chosen so far (empty before tuning)."""
+        """What the tuning has measured and chosen so far (empty before it starts)."""
         return self.done.get("_tuning", {})
 
+    def tuned(self, setting: str) -> bool:
+        """Whether ``setting``'s rate and weight factor are both chosen."""
+        return setting in self.tuning.get("weight", {})
+
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
-        """The shared protocol at this run's sizes, with ``method``'s tuned rates once :meth:`tune` has chosen them
+        """The shared protocol at this run's sizes, with ``method``'s tuned rates once they are chosen
         (:func:`lampinn.methods.tuned_protocol`)."""
         return tuned_protocol(self.sizes, self.tuning, seed, method, self.device)
 
     def weighted(self, setting: str | None) -> Family:
         """The family with ``setting``'s tuned loss-weight factor (1 before tuning, or for ``None``)."""
         return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
-
-    def tune(self, names: tuple[str, ...] = ("scratch_full", "scratch_adapt", "finetune"), lampinn: LAMPINN | None = None) -> dict:
-        """Choose each setting's Adam rate, then its loss-weight factor, by the mean MSE on the tuning tasks.
-
-        Each setting is tuned once per run (seed 0) and kept in the resume file; it is measured with the
-        method of :data:`SETTINGS` (fine-tuning from the transfer network); ``lampinn`` is the
-        meta-trained network the ``"lampinn"`` setting adapts from.
-        """
-        tuning = self.done.setdefault("_tuning", {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
-                                                  "criterion": "mean MSE over the tasks",
-                                                  "lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}})
-        limits = tuple(tuning.setdefault("weight_range", list(TUNING_WEIGHT_RANGE)))
-        fam, base = self.family, self.protocol(0)
-        tasks = np.array(tuning["tasks"])
-
-        def trial(method: Method, prepared: Prepared, lr: float, factor: float) -> float:
-            try:
-                return float(np.mean(method.adapt(prepared, fam.scaled(factor), tasks, replace(base, lr=lr, adapt_lr=lr)).mse))
-            except TrainingDiverged:
-                return float("inf")
-
-        for name in names:
-            if name in tuning["lr"]:
-                continue
-            if name == "lampinn" and lampinn is None:
-                raise ValueError("tuning the 'lampinn' setting needs its meta-trained network")
-            start = time.perf_counter()
-            method = get_method(SETTINGS[name])
-            if name == "lampinn":
-                prepared = Prepared(lampinn)
-            else:  # the transfer network is pretrained with scratch at B's choices
-                prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(0, "scratch_full"))
-            rates = {str(lr): trial(method, prepared, lr, 1.0) for lr in TUNING_LRS}
-            lr = float(min(rates, key=rates.get))
-            factors = widen(lambda w: rates[str(lr)] if w == 1.0 else trial(method, prepared, lr, w),
-                            limits=limits)
-            tuning["mse"][name], tuning["weight_mse"][name] = rates, factors
-            tuning["lr"][name], tuning["weight"][name] = lr, float(min(factors, key=factors.get))
-            tuning["seconds"][name] = time.perf_counter() - start
-            self.save()
-        return tuning
-
-    def calibrate(self) -> dict:
-        """Check :data:`CALIBRATION_RULE` once per run (seed 0) with scratch at B's tuned rate and weights; kept in
-        the resume file and the result (``calibration``)."""
-        if "_calibration" not in self.done:
-            start = time.perf_counter()
-            self.done["_calibration"] = {**calibration(self.weighted("scratch_full"), self.protocol(0, "scratch_full")),
-                                         "seconds": time.perf_counter() - start}
-            self.save()
-        return self.done["_calibration"]
 
     def config(self, method: Method, seed: int):
         """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
@@ -186,16 +160,50 @@ class Run:
             return method.default_config(self.sizes)
         return None
 
-    # ---- preparing each method (meta-training), cached on disk --------------------------------------
+    # ---- the jobs, as a worker runs them ----------------------------------------------------------------
+    def do(self, job: tuple):
+        """Run one job (see :meth:`jobs`) and return what :meth:`record` keeps of it."""
+        kind, *args = job
+        if kind == "trial":
+            return self.trial(*args)
+        if kind == "calibrate":
+            return calibration(self.weighted("scratch_full"), self.protocol(0, "scratch_full"))
+        if kind == "prepare":
+            try:
+                return {"seconds": self.prepare(*args).seconds}
+            except TrainingDiverged as err:
+                return {"diverged": str(err)}
+        method, seed, split, i = args
+        theta = (self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())[i]
+        start = time.perf_counter()
+        try:
+            return self.task(method, self.prepare(method, seed), theta, seed)
+        except TrainingDiverged as err:
+            return {"diverged": True, "seconds": time.perf_counter() - start, "message": str(err)}
+
+    def trial(self, setting: str, lr: float, factor: float) -> float | None:
+        """One point of a setting's tuning sweep: the mean MSE on the tuning tasks at Adam rate ``lr`` and loss-weight
+        factor ``factor``, measured with the method of :data:`SETTINGS` from what it adapts from at seed 0 (the
+        transfer network, pretrained with scratch at B's choices, for fine-tuning; the meta-trained network for
+        LAM-PINN); ``None`` if training diverged."""
+        method = get_method(SETTINGS[setting])
+        base = self.protocol(0)
+        try:
+            result = method.adapt(self.prepare(method.name, 0), self.family.scaled(factor),
+                                  np.array(self.tuning["tasks"]), replace(base, lr=lr, adapt_lr=lr))
+        except TrainingDiverged:
+            return None
+        return float(np.mean(result.mse))
+
     def prepare(self, name: str, seed: int) -> Prepared:
         """What method ``name`` adapts from, made once per seed and kept in ``FAMILY.models/``."""
         method = get_method(name)
-        if isinstance(method, LAMPINNMethod) and method.adapt_only and name != "lampinn":
-            return self.prepare("lampinn", seed)  # the same network, adapted differently
-        path = self.out / f"{self.family.name}.models" / f"{name}-seed{seed}.pt"
-        key = f"{name}/{seed}/meta_seconds"
         if not method.prepares:  # scratch
             return Prepared()
+        source = self.source(name)
+        if source != name:  # an ablation that changes only the adaptation: LAM-PINN's network
+            return self.prepare(source, seed)
+        path, key = self.model(name, seed), f"{name}/{seed}/meta_seconds"
         if path.exists():
             if not isinstance(method, LAMPINNMethod):
                 return Prepared(self._load_mlp(path, seed), self.done.get(key, 0.0))
@@ -227,7 +235,6 @@ class Run:
         load_state(net, path)
         return net.to(default_device(self.device))
 
-    # ---- one task ------------------------------------------------------------------------------------
     def task(self, name: str, prepared: Prepared, theta: np.ndarray, seed: int) -> dict:
         """Adapt method ``name`` to one task with its tuned rate and weights; the MSE, relative L2 and seconds."""
         method = get_method(name)
@@ -236,58 +243,197 @@ class Run:
         seconds = time.perf_counter() - start
         return {**result.metrics[0], "seconds": seconds}
 
-    def run(self, methods: list[str], progress: bool = True) -> dict:
-        """Tune, prepare and adapt every method on every task not done yet; the result (see :meth:`summarise`)."""
-        clock, before = Stopwatch(), self.done.get("_seconds", 0.0)
-        # CPU seconds add up like the wall-clock ones; a resume file timed before they were recorded has none
-        cpu_before = self.done.get("_cpu_seconds", None if "_seconds" in self.done else 0.0)
+    # ---- which jobs are ready ------------------------------------------------------------------------
+    def source(self, name: str) -> str | None:
+        """The method whose prepared network ``name`` adapts from (itself, LAM-PINN's for an ablation of the
+        adaptation only), or ``None`` for a method that prepares nothing."""
+        method = get_method(name)
+        if not method.prepares:
+            return None
+        return "lampinn" if isinstance(method, LAMPINNMethod) and method.adapt_only else name
 
-        def timed() -> None:
-            self.done["_seconds"] = before + clock.seconds()
-            if cpu_before is not None:
-                self.done["_cpu_seconds"] = cpu_before + clock.cpu_seconds()
+    def model(self, name: str, seed: int) -> Path:
+        """Where method ``name``'s network of ``seed`` is kept."""
+        return self.models / f"{name}-seed{seed}.pt"
 
-        def record(key: str, value: dict) -> None:
-            self.done[key] = value
-            timed()
-            self.save()
+    def settings_needed(self, methods: list[str]) -> list[str]:
+        """The settings a run of ``methods`` tunes: scratch's and fine-tuning's if any method is not LAM-PINN-based
+        (the calibration and the baselines need them), LAM-PINN's if any is."""
+        lam = [isinstance(get_method(m), LAMPINNMethod) for m in methods]
+        return [*(("scratch_full", "scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ())]
 
-        self.save()  # an unwritable folder fails here, before anything is computed
-        lam_based = [m for m in methods if isinstance(get_method(m), LAMPINNMethod)]
-        if len(lam_based) < len(methods):
-            self.tune()
-            self.calibrate()
-        if lam_based and "lampinn" not in self.tuning.get("lr", {}):
-            self.tune(("lampinn",), self.prepare("lampinn", 0).init)
-        tasks = {"unseen": self.family.unseen_tasks(), "ood": self.family.ood_tasks()}
+    def preparation(self, name: str, seed: int) -> list[tuple]:
+        """The jobs still needed before ``name``'s network of ``seed`` exists and whose inputs are ready: its
+        preparation, or first LAM-PINN's for an ablation (it reuses LAM-PINN's affinity sessions); none once the
+        network exists, or while a tuned setting its preparation uses is not chosen yet."""
+        if name in self.failed.get(seed, {}) or self.model(name, seed).exists():
+            return []
+        method = get_method(name)
+        if isinstance(method, LAMPINNMethod):
+            if name != "lampinn" and not self.model("lampinn", seed).exists():
+                return self.preparation("lampinn", seed)
+            return [("prepare", name, seed)]
+        return [("prepare", name, seed)] if method.prepare_setting is None or self.tuned(method.prepare_setting) else []
+
+    def trials(self, setting: str) -> list[tuple]:
+        """The tuning jobs of ``setting`` that can run now: the rates of :data:`TUNING_LRS`, then the weight factors
+        :func:`next_factor` asks for at the chosen rate; first the network the setting adapts from, if any."""
+        t = self.tuning
+        if self.tuned(setting):
+            return []
+        source = self.source(SETTINGS[setting])
+        if source is not None and not self.model(source, 0).exists():
+            return self.preparation(source, 0)
+        rates = t["mse"].get(setting, {})
+        todo = [("trial", setting, lr, 1.0) for lr in TUNING_LRS if str(lr) not in rates]
+        if todo or setting not in t["lr"]:
+            return todo
+        lr, factors = t["lr"][setting], {float(k): v for k, v in t["weight_mse"][setting].items()}
+        todo = [("trial", setting, lr, float(f)) for f in TUNING_WEIGHTS if float(f) not in factors]
+        nxt = next_factor(factors, tuple(t["weight_range"]))
+        return todo or ([("trial", setting, lr, nxt)] if nxt is not None else [])
+
+    def jobs(self, methods: list[str]) -> list[tuple]:
+        """Every job not done yet whose inputs are ready, most urgent first: tuning (every other job waits for it),
+        the calibration, preparations (the longest jobs), then the tasks, each once."""
+        jobs: list[tuple] = []
+        names = self.settings_needed(methods)
+        for setting in names:
+            jobs += self.trials(setting)
+        if "scratch_full" in names and "_calibration" not in self.done and self.tuned("scratch_full"):
+            jobs.append(("calibrate",))
+        tasks: list[tuple] = []
         for method in methods:
+            m, source = get_method(method), self.source(method)
             for seed in range(self.method_seeds(method)):
-                keys = [f"{method}/{seed}/{split}/{i}" for split in SPLITS for i in range(len(tasks[split]))]
-                if all(k in self.done for k in keys):
+                missing = [("task", method, seed, split, i) for split in SPLITS for i in range(self.n_tasks[split])
+                           if f"{method}/{seed}/{split}/{i}" not in self.done]
+                if not missing:
                     continue
-                try:
-                    prepared, failed = self.prepare(method, seed), None
-                except TrainingDiverged as err:  # meta-training diverged: every task of the method is diverged
-                    prepared, failed = None, str(err)
-                for split in SPLITS:
-                    for i, theta in enumerate(tasks[split]):
-                        key = f"{method}/{seed}/{split}/{i}"
-                        if key in self.done:
-                            continue
-                        t0 = time.perf_counter()
-                        try:
-                            if failed:
-                                raise TrainingDiverged(f"preparing {method} diverged: {failed}", None)
-                            row = self.task(method, prepared, theta, seed)
-                        except TrainingDiverged as err:
-                            row = {"diverged": True, "seconds": time.perf_counter() - t0, "message": str(err)}
-                        record(key, row)
-                        if progress:
-                            what = "diverged" if row.get("diverged") else f"MSE {row['mse']:.3e}"
-                            print(f"{self.family.name} {method} seed {seed} {split} task {i}: {what}", flush=True)
-        timed()
+                if source is not None and not self.model(source, seed).exists():
+                    jobs += self.preparation(source, seed)
+                elif m.setting is None or self.tuned(m.setting):
+                    tasks += missing
+        return list(dict.fromkeys(jobs + tasks))
+
+    @property
+    def n_tasks(self) -> dict[str, int]:
+        return {"unseen": len(self.family.unseen_tasks()), "ood": len(self.family.ood_tasks())}
+
+    # ---- recording what a job returned ---------------------------------------------------------------
+    def record(self, job: tuple, out: dict, methods: list[str], progress: bool) -> None:
+        """Keep what ``job`` returned (``out`` from :func:`work`) in the resume file, and say so if ``progress``."""
+        kind, *args = job
+        value = out["value"]
+        if self.cpu_timed:
+            self.done["_cpu_seconds"] = self.done.get("_cpu_seconds", 0.0) + out["cpu_seconds"]
+        if kind == "trial":
+            self._record_trial(*args, value, out["seconds"], progress)
+        elif kind == "calibrate":
+            self.done["_calibration"] = {**value, "seconds": out["seconds"]}
+        elif kind == "prepare":
+            name, seed = args
+            if "diverged" not in value:
+                self.done[f"{name}/{seed}/meta_seconds"] = value["seconds"]
+            else:  # every task of every method that adapts from this network is diverged
+                self.failed.setdefault(seed, {})[name] = value["diverged"]
+                for setting in self.settings_needed(methods):
+                    if seed == 0 and self.source(SETTINGS[setting]) == name and not self.tuned(setting):
+                        raise TrainingDiverged(f"preparing {name} (seed 0) diverged, so the {setting!r} setting cannot "
+                                               f"be tuned: {value['diverged']}", None)
+                for method in methods:  # LAM-PINN's ablations reuse its affinity sessions: they cannot start either
+                    if self.source(method) == name or (name == "lampinn" and isinstance(get_method(method), LAMPINNMethod)):
+                        for key in self.expected([method]):
+                            if key.split("/")[1] == str(seed) and key not in self.done:
+                                self.done[key] = {"diverged": True, "seconds": 0.0,
+                                                  "message": f"preparing {method} diverged: {value['diverged']}"}
+        else:
+            method, seed, split, i = args
+            row = value if value.get("diverged") else {**value, "cpu_seconds": out["cpu_seconds"]}
+            self.done[f"{method}/{seed}/{split}/{i}"] = row
+            if progress:
+                what = "diverged" if row.get("diverged") else f"MSE {row['mse']:.3e}"
+                print(f"{self.family.name} {method} seed {seed} {split} task {i}: {what}", flush=True)
         self.save()
+
+    def _record_trial(self, setting: str, lr: float, factor: float, mse: float | None, seconds: float,
+                      progress: bool) -> None:
+        t = self.tuning
+        t["seconds"][setting] = t["seconds"].get(setting, 0.0) + seconds
+        if setting not in t["lr"]:  # a rate, at factor 1
+            rates = t["mse"].setdefault(setting, {})
+            rates[str(lr)] = mse
+            if all(str(r) in rates for r in TUNING_LRS):
+                t["mse"][setting] = rates = {str(r): rates[str(r)] for r in TUNING_LRS}
+                t["lr"][setting] = best = float(min(rates, key=lambda r: _score(rates[r])))
+                t["weight_mse"][setting] = {"1.0": rates[str(best)]}
+        else:
+            t["weight_mse"][setting][str(factor)] = mse
+        if setting in t["lr"]:
+            factors = {float(k): v for k, v in t["weight_mse"][setting].items()}
+            if all(float(f) in factors for f in TUNING_WEIGHTS) and next_factor(factors, tuple(t["weight_range"])) is None:
+                t["weight_mse"][setting] = ordered = {str(f): factors[f] for f in sorted(factors)}
+                t["weight"][setting] = float(min(ordered, key=lambda f: _score(ordered[f])))
+                if progress:
+                    print(f"{self.family.name} tuned {setting}: rate {t['lr'][setting]:g}, weight factor "
+                          f"{t['weight'][setting]:g}", flush=True)
+
+    # ---- the run -------------------------------------------------------------------------------------
+    def run(self, methods: list[str], progress: bool = True, pool: cf.Executor | None = None, slots: int = 1,
+            workers: str = "inline") -> dict:
+        """Tune, prepare and adapt every method on every task not done yet, with the jobs on ``pool`` (at most
+        ``slots`` at a time; default: this process, one at a time), recording each as it finishes; the result
+        (see :meth:`summarise`). ``workers`` describes the executor for the provenance."""
+        clock, before = Stopwatch(), self.done.get("_seconds", 0.0)
+        tuning = self.done.setdefault("_tuning", {})
+        for key, value in {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
+                           "criterion": "mean MSE over the tasks", "weight_range": list(TUNING_WEIGHT_RANGE),
+                           "lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}}.items():
+            tuning.setdefault(key, value)
+        self.done["_workers"] = [*self.done.get("_workers", []), workers]
+        self.save()  # an unwritable folder fails here, before anything is computed
+        pool = pool or Inline()
+        spec, inflight, errors = self.spec(), {}, []
+        while True:
+            if not errors:
+                for job in self.jobs(methods):
+                    if len(inflight) >= slots:
+                        break
+                    if job not in inflight.values():
+                        inflight[pool.submit(work, spec, {"_tuning": self.tuning}, job)] = job
+            if not inflight:
+                break
+            finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: str(inflight[f])):
+                job = inflight.pop(future)
+                try:
+                    out = future.result()
+                except Exception as err:  # noqa: BLE001 (raised once every running job is recorded)
+                    errors.append((job, err))
+                    continue
+                self.done["_seconds"] = before + clock.seconds()
+                try:
+                    self.record(job, out, methods, progress)
+                except TrainingDiverged as err:  # a network the tuning needs could not be made
+                    errors.append((job, err))
+        self.done["_seconds"] = before + clock.seconds()
+        self.save()
+        lost = [" ".join(map(str, job)) for job, err in errors if died(err)]
+        if lost:  # which of the jobs in flight killed its worker, the pool cannot tell
+            raise WorkerDied(f"a worker died ({type(errors[0][1]).__name__}) while running one of: {', '.join(lost)}; "
+                             f"what finished is kept in {self.partial_path}: run the same command again to resume")
+        if errors:
+            raise errors[0][1]
+        left = self.jobs(methods) or [k for k in self.expected(methods) if k not in self.done]
+        if left:
+            raise RuntimeError(f"the run stopped with work left that nothing could start (first: {left[0]}); "
+                               f"this is a bug in lampinn.benchmark")
         return self.summarise(methods, self.done["_seconds"], self.done.get("_cpu_seconds"))
+
+    def expected(self, methods: list[str]) -> list[str]:
+        """The keys of every task of a run of ``methods``."""
+        return [f"{m}/{s}/{split}/{i}" for m in methods for s in range(self.method_seeds(m)) for split in SPLITS
+                for i in range(self.n_tasks[split])]
 
     def method_seeds(self, method: str) -> int:
         """How many seeds ``method`` runs with: this run's, or at most ``ablation_seeds`` for an ablation."""
@@ -322,23 +468,53 @@ class Run:
         if "_calibration" in self.done:
             out["calibration"] = self.done["_calibration"]
         out["provenance"] = provenance(self.mode, self.seeds, seconds, self.device, cpu_seconds)
+        out["provenance"]["workers"] = self.done.get("_workers", [])
         return out
 
 
-def widen(score: Callable[[float], float], start: tuple[float, ...] = TUNING_WEIGHTS,
-          limits: tuple[float, float] = TUNING_WEIGHT_RANGE) -> dict[str, float]:
-    """Score every factor of ``start``, then one decade beyond the best while it is the smallest or largest tried
-    and the next decade is within ``limits``; each factor's score, keyed by ``str(factor)`` in increasing order."""
+
+def work(spec: dict, state: dict, job: tuple) -> dict:
+    """Run one job of a benchmark run wherever the executor put it: the run's view is rebuilt from ``spec``
+    (:meth:`Run.spec`) and ``state`` (the tuning so far), the job runs on one thread; returns
+    ``{"value": ..., "seconds": ..., "cpu_seconds": ...}`` (:func:`lampinn.executor.call`)."""
+    spec = dict(spec)
+    run = spec.pop("run")  # one run's family is one object in each process, so that its reference solutions
+    if run not in _FAMILIES:  # are computed once per process, not once per job
+        _FAMILIES.clear()
+        _FAMILIES[run] = spec["family"]
+    return call(Run(**{**spec, "family": _FAMILIES[run]}, done=state).do, job)
+
+
+#: The family of the run this process last served a job of (see :func:`work`).
+_FAMILIES: dict[str, Family] = {}
+
+
+def next_factor(scores: dict[float, float | None], limits: tuple[float, float] = TUNING_WEIGHT_RANGE) -> float | None:
+    """The weight factor the sweep tries next: one decade beyond the best of ``scores`` (factor: mean MSE, ``None``
+    for a diverged trial) while it is the smallest or largest tried and within ``limits``; ``None`` when done."""
+    order = sorted(scores)
+    best = min(order, key=lambda f: _score(scores[f]))
+    low, high = order[0], order[-1]
+    if best == low and low / 10 >= limits[0] * (1 - 1e-9):
+        return float(f"{low / 10:.12g}")
+    if best == high and high * 10 <= limits[1] * (1 + 1e-9):
+        return float(f"{high * 10:.12g}")
+    return None
+
+
+def widen(score: Callable[[float], float | None], start: tuple[float, ...] = TUNING_WEIGHTS,
+          limits: tuple[float, float] = TUNING_WEIGHT_RANGE) -> dict[str, float | None]:
+    """Score every factor of ``start``, then the factors :func:`next_factor` asks for, one at a time: the sweep a run's
+    tuning makes (as jobs); each factor's score, keyed by ``str(factor)`` in increasing order."""
     scores = {float(f): score(float(f)) for f in start}
-    while True:
-        best, low, high = min(scores, key=scores.get), min(scores), max(scores)
-        if best == low and low / 10 >= limits[0] * (1 - 1e-9):
-            factor = float(f"{low / 10:.12g}")
-        elif best == high and high * 10 <= limits[1] * (1 + 1e-9):
-            factor = float(f"{high * 10:.12g}")
-        else:
-            return {str(f): scores[f] for f in sorted(scores)}
+    while (factor := next_factor(scores, limits)) is not None:
         scores[factor] = score(factor)
+    return {str(f): scores[f] for f in sorted(scores)}
+
+
+def _score(mse: float | None) -> float:
+    """A trial's mean MSE for comparing: a diverged one (``None``) is the worst."""
+    return math.inf if mse is None else mse
 
 
 def calibration(family: Family, protocol: Protocol, rows: tuple[int, ...] = CALIBRATION_TASKS) -> dict:
@@ -360,8 +536,11 @@ def _nulls(xs: np.ndarray) -> list[float | None]:
     return [_null(x) for x in xs]
 
 
-#: A finished task in the partial file: its metrics, or the mark of a diverged one.
+#: A finished task in the partial file: its metrics (and, since runs record them, its CPU seconds), or the mark of a
+#: diverged one.
 TASK_KEYS, DIVERGED_KEYS = {"mse", "rel_l2", "seconds"}, {"diverged", "seconds", "message"}
+#: The run-wide entries of a partial file.
+PARTIAL_KEYS = ("_mode", "_family", "_seconds", "_cpu_seconds", "_workers", "_tuning", "_calibration")
 
 
 def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict:
@@ -376,6 +555,9 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
     number(path, "_cpu_seconds", done.get("_cpu_seconds", 0.0))
     if "_calibration" in done:
         mapping(path, "_calibration", done["_calibration"], required={"rel_l2", "solved", "passed"})
+    workers = done.get("_workers", [])
+    if not isinstance(workers, list) or not all(isinstance(w, str) for w in workers):
+        raise fail(path, "_workers", workers, "a list of the executors of the run's stretches")
     if "_tuning" in done:
         t = mapping(path, "_tuning", done["_tuning"], required={"lr", "weight"})
         for what in ("lr", "weight"):
@@ -385,9 +567,8 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
                 number(path, f"_tuning.{what}.{k}", v, 1e-12)
     for key, value in done.items():
         if key.startswith("_"):
-            if key not in ("_mode", "_family", "_seconds", "_cpu_seconds", "_tuning", "_calibration"):
-                raise fail(path, key, value,
-                           "no other '_' keys than _mode, _family, _seconds, _cpu_seconds, _tuning and _calibration")
+            if key not in PARTIAL_KEYS:
+                raise fail(path, key, value, f"no other '_' keys than {', '.join(PARTIAL_KEYS)}")
             continue
         parts = key.split("/")
         ok = len(parts) in (3, 4) and parts[0] in METHODS and parts[1].isdigit()
@@ -403,74 +584,23 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
             mapping(path, key, value, DIVERGED_KEYS)
             number(path, f"{key}.seconds", value["seconds"])
         else:
-            mapping(path, key, value, TASK_KEYS)
-            for k in TASK_KEYS:
+            mapping(path, key, value, required=TASK_KEYS)
+            for k in value:
+                if k not in TASK_KEYS | {"cpu_seconds"}:
+                    raise fail(path, f"{key}.{k}", value[k], "only " + ", ".join(sorted(TASK_KEYS | {"cpu_seconds"})))
                 number(path, f"{key}.{k}", value[k])
     return done
 
 
-def merge(into: str | os.PathLike, other: str | os.PathLike, family: str, mode: str) -> dict:
-    """Merge the run in folder ``other`` into the run in folder ``into``: two processes of one family's run, started
-    on empty folders at the same commit, each on its own methods (``--methods``), side by side on a machine's cores.
-
-    Finished tasks and meta-training seconds must be disjoint; each setting's tuning is taken from the file that
-    has it (the tuning tasks and weight range must agree), the calibration from the one that ran it; the seconds add
-    up (one-core seconds, as every stretch of a resumed run), and so do the CPU seconds where both files have them.
-    ``other``'s meta-trained models are copied in (an
-    existing file of the same name must be identical). Rerunning the benchmark command on ``into`` then writes the
-    result from the merged resume file. Returns the merged content, also written to ``into``'s resume file.
-    """
-    into, other = Path(into), Path(other)
-    with lock(into, family), lock(other, family):  # neither run may be going on
-        return _merge(into, other, family, mode)
-
-
-def _merge(into: Path, other: Path, family: str, mode: str) -> dict:
-    paths = [folder / f"{family}.partial.json" for folder in (into, other)]
-    a, b = (check_partial(read_json(path), path, family, mode) for path in paths)
-    shared = sorted(k for k in set(a) & set(b) if not k.startswith("_"))
-    if shared:
-        raise ValueError(f"{paths[1]} repeats {len(shared)} entries of {paths[0]} (first {shared[0]!r}); merge runs of "
-                         f"disjoint methods")
-    if "_tuning" in b:
-        ta = a.setdefault("_tuning", b["_tuning"])
-        if ta is not b["_tuning"]:
-            for k in ("tasks", "criterion", "weight_range"):
-                if ta.get(k) != b["_tuning"].get(k):
-                    raise ValueError(f"{paths[1]} tuned with another {k} than {paths[0]}: {b['_tuning'].get(k)!r}")
-            for k in ("lr", "weight", "mse", "weight_mse", "seconds"):
-                twice = set(ta.get(k, {})) & set(b["_tuning"].get(k, {}))
-                if twice:
-                    raise ValueError(f"{paths[1]} tuned {sorted(twice)[0]!r} too, as {paths[0]} did; merge runs of "
-                                     f"disjoint methods")
-                ta.setdefault(k, {}).update(b["_tuning"].get(k, {}))
-    if "_calibration" in b:
-        if "_calibration" in a:
-            raise ValueError(f"both {paths[0]} and {paths[1]} ran the calibration; merge runs of disjoint methods")
-        a["_calibration"] = b["_calibration"]
-    a.update({k: v for k, v in b.items() if not k.startswith("_")})
-    # CPU seconds add up where both runs recorded them (a run timed before they were recorded has _seconds only)
-    cpu = [d.get("_cpu_seconds", None if "_seconds" in d else 0.0) for d in (a, b)]
-    a.pop("_cpu_seconds", None)
-    if None not in cpu:
-        a["_cpu_seconds"] = cpu[0] + cpu[1]
-    a["_seconds"] = a.get("_seconds", 0.0) + b.get("_seconds", 0.0)
-    models = into / f"{family}.models"
-    models.mkdir(exist_ok=True)
-    for source in sorted((other / f"{family}.models").glob("*.pt")):
-        target = models / source.name
-        if target.exists() and target.read_bytes() != source.read_bytes():
-            raise ValueError(f"{target} exists and differs from {source}; delete the stale one")
-        shutil.copyfile(source, target)
-    atomic_write(paths[0], dumps(a))
-    return a
-
-
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
-              device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS) -> dict:
+              device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS,
+              workers: int = 1, scheduler: str | None = None) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
     and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result. The ablations run
-    ``min(seeds, ablation_seeds)`` seeds."""
+    ``min(seeds, ablation_seeds)`` seeds. The jobs run in this process (``workers=1``), in ``workers`` processes,
+    or on the Dask cluster at ``scheduler`` (:func:`lampinn.executor.executor`); the numbers are the same. A family
+    of your own needs ``workers=1`` unless the workers can import its class (define it in a module, not a
+    notebook)."""
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
@@ -487,7 +617,8 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
         run = Run(fam, mode, out, seeds, device, ablation_seeds)
-        result = run.run(methods, progress)
+        with executor(workers, scheduler) as (pool, slots, description):
+            result = run.run(methods, progress, pool, slots, description)
         base = out / fam.name
         atomic_write(base.with_suffix(".json"), dumps(result, indent=1))
         atomic_write(base.with_suffix(".md"), markdown_table(result))
@@ -495,4 +626,4 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "merge", "widen"]
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_METHODS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "next_factor", "widen", "work"]

@@ -2,6 +2,7 @@
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...]
+                      [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N]
 """
@@ -13,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .executor import WorkerDied, cores
 from .files import atomic_write
 from .pde import FAMILIES, get_family
 
@@ -69,7 +71,7 @@ def _benchmark(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise ValueError(f"--{err}") from None
     result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device,
-                       ablation_seeds=args.ablation_seeds)
+                       ablation_seeds=args.ablation_seeds, workers=args.workers or cores(), scheduler=args.scheduler)
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
 
 
@@ -133,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
                        help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    where = bench.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, default=None,
+                       help=f"processes on this machine, one thread each (default: its cores, here {cores()})")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a Dask scheduler (tcp://HOST:PORT) to run the jobs on instead (needs lampinn[cluster])")
     bench.set_defaults(run=_benchmark)
 
     from .health import CANDIDATES
@@ -164,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, OSError) as err:  # every expected failure: bad input, bad files, a device, the disk
+    except (ValueError, OSError, WorkerDied) as err:  # every expected failure: bad input, bad files, a device, the
+        # disk, a worker process killed
         p.exit(2, f"lampinn {args.command}: error: {one_line(err)}\n")
     return 0
 

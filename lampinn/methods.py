@@ -232,19 +232,19 @@ def get_method(name: str) -> Method:
 def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = None,
                    device: str | None = None) -> Protocol:
     """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` (a
-    benchmark run's, :meth:`lampinn.benchmark.Run.tune`) has them: its pretraining's as ``lr``, its adaptation's as
-    ``adapt_lr`` (LAM-PINN: the adaptation's only)."""
+    benchmark run's, :class:`lampinn.benchmark.Run`) has them, each on its own: its pretraining's as ``lr``, its
+    adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only). Transfer's source is pretrained before
+    fine-tuning's rate is tuned from it."""
     p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
                  device=device)
     lr = tuning.get("lr", {})
     if method is None or not lr:
         return p
     m = get_method(method)
-    if m.setting not in lr:
-        return p
-    if isinstance(m, LAMPINNMethod):
-        return replace(p, adapt_lr=lr[m.setting])
-    return replace(p, lr=lr[m.prepare_setting or m.setting], adapt_lr=lr[m.setting])
+    pretraining = None if isinstance(m, LAMPINNMethod) else m.prepare_setting or m.setting
+    if pretraining in lr:
+        p = replace(p, lr=lr[pretraining])
+    return replace(p, adapt_lr=lr[m.setting]) if m.setting in lr else p
 
 
 def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, config=None) -> Result:

@@ -128,47 +128,6 @@ def test_the_weight_sweep_widens_while_its_best_is_at_an_edge():
     assert min(scores, key=scores.get) == "100.0" and scores["1000.0"] > scores["100.0"]
 
 
-def test_merge_unites_two_processes_of_one_run(tmp_path):
-    """Two processes on disjoint methods: tasks, tuning and models united, seconds added; any overlap refused."""
-    task = {"mse": 1e-3, "rel_l2": 0.1, "seconds": 2.0}
-    tuning = {"tasks": [[0.1, 1, 0]], "criterion": "mean MSE over the tasks", "weight_range": [1e-3, 1e3]}
-    a = {"_mode": "ci", "_family": "burgers", "_seconds": 10.0, "_cpu_seconds": 8.0, "scratch_full/0/unseen/0": task,
-         "_tuning": {**tuning, "lr": {"scratch_full": 1e-3}, "weight": {"scratch_full": 1.0}, "mse": {"scratch_full": {}},
-                     "weight_mse": {"scratch_full": {}}, "seconds": {"scratch_full": 1.0}},
-         "_calibration": {"rel_l2": [0.1], "solved": 1, "passed": True}}
-    b = {"_mode": "ci", "_family": "burgers", "_seconds": 5.0, "_cpu_seconds": 4.0, "lampinn/0/unseen/0": task,
-         "lampinn/0/meta_seconds": 3.0,
-         "_tuning": {**tuning, "lr": {"lampinn": 3e-3}, "weight": {"lampinn": 10.0}, "mse": {"lampinn": {}},
-                     "weight_mse": {"lampinn": {}}, "seconds": {"lampinn": 2.0}}}
-
-    def folders(name, first, second):
-        into, other = tmp_path / name / "a", tmp_path / name / "b"
-        for folder, done in ((into, first), (other, second)):
-            (folder / "burgers.models").mkdir(parents=True)
-            (folder / "burgers.partial.json").write_text(json.dumps(done))
-        return into, other
-
-    into, other = folders("ok", a, b)
-    (other / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"net")
-    merged = bm.merge(into, other, "burgers", "ci")
-    assert json.loads((into / "burgers.partial.json").read_text()) == merged
-    assert merged["_seconds"] == 15.0 and merged["lampinn/0/meta_seconds"] == 3.0 and "scratch_full/0/unseen/0" in merged
-    assert merged["_cpu_seconds"] == 12.0
-    older = {k: v for k, v in b.items() if k != "_cpu_seconds"}  # timed before CPU seconds were recorded: unknown
-    assert "_cpu_seconds" not in bm.merge(*folders("older", a, older), "burgers", "ci")
-    assert merged["_tuning"]["lr"] == {"scratch_full": 1e-3, "lampinn": 3e-3} and merged["_calibration"]["solved"] == 1
-    assert (into / "burgers.models" / "lampinn-seed0.pt").read_bytes() == b"net"
-    with pytest.raises(ValueError, match="repeats 1 entries"):
-        bm.merge(*folders("twice", a, {**b, "scratch_full/0/unseen/0": task}), "burgers", "ci")
-    with pytest.raises(ValueError, match="tuned with another weight_range"):
-        bm.merge(*folders("range", a, {**b, "_tuning": {**b["_tuning"], "weight_range": [0.1, 10]}}), "burgers", "ci")
-    into, other = folders("stale", a, b)
-    (into / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"old")
-    (other / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"new")
-    with pytest.raises(ValueError, match="exists and differs"):
-        bm.merge(into, other, "burgers", "ci")
-
-
 def test_tuned_choices_reach_the_methods(tmp_path):
     """What Run.tune chooses is what each method trains with: rates in the protocol, factors in the weights."""
     fam = lampinn.get_family("helmholtz")
@@ -242,13 +201,12 @@ def test_resume_skips_finished_tasks(tmp_path, small, monkeypatch):
     for key in ("transfer/0/ood/7", "transfer/0/ood/8", "transfer/0/ood/9"):
         del state[key]
     (tmp_path / "helmholtz.partial.json").write_text(json.dumps(state))
-    calls = []
-    for name in ("task", "tune", "prepare"):
-        original = getattr(bm.Run, name)
-        monkeypatch.setattr(bm.Run, name, lambda self, *a, _f=original, _n=name, **k: calls.append((_n, *a[:1])) or _f(self, *a, **k))
+    jobs = []
+    original = bm.Run.do
+    monkeypatch.setattr(bm.Run, "do", lambda self, job: jobs.append(job) or original(self, job))
     bm.benchmark("helmholtz", "ci", tmp_path, methods=["scratch_adapt", "transfer"], progress=False)
-    # the tuning is kept, the transfer network is read back from its file, and three tasks run
-    assert calls == [("tune",), ("prepare", "transfer"), *[("task", "transfer")] * 3]
+    # the tuning is kept, the transfer network is read back from its file (no preparation), and three tasks run
+    assert jobs == [("task", "transfer", 0, "ood", i) for i in (7, 8, 9)]
 
 
 def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
@@ -261,9 +219,43 @@ def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
         bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=0)
 
 
-def test_tuning_lampinn_needs_its_network(tmp_path):
-    with pytest.raises(ValueError, match="tuning the 'lampinn' setting needs its meta-trained network"):
-        bm.Run(lampinn.get_family("burgers"), "ci", tmp_path).tune(("lampinn",))
+def test_tuning_waits_for_the_network_it_adapts_from(tmp_path):
+    """LAM-PINN's setting is tuned from its seed-0 network, fine-tuning's from transfer's, which waits for scratch at
+    B's rate and weights; scratch's settings start at once, each at the four rates first."""
+    run = bm.Run(lampinn.get_family("burgers"), "ci", tmp_path)
+    run.done["_tuning"] = {"lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}, "weight_range": [1e-3, 1e3],
+                           "tasks": [[0.1, 1.0, 0.0]]}
+    assert run.trials("lampinn") == [("prepare", "lampinn", 0)]
+    assert run.trials("finetune") == []  # transfer's network needs scratch_full's choices first
+    assert run.trials("scratch_full") == [("trial", "scratch_full", lr, 1.0) for lr in bm.TUNING_LRS]
+    run.done["_tuning"]["weight"]["scratch_full"] = 1.0
+    assert run.trials("finetune") == [("prepare", "transfer", 0)]
+    jobs = run.jobs(["zero", "lampinn", "ablation_k1"])
+    assert jobs[:2] == [("trial", "scratch_adapt", 3e-4, 1.0), ("trial", "scratch_adapt", 1e-3, 1.0)]
+    assert ("calibrate",) in jobs and ("prepare", "lampinn", 0) in jobs and ("prepare", "ablation_k1", 0) not in jobs
+    assert ("task", "zero", 0, "unseen", 0) in jobs and not any(j[:2] == ("task", "lampinn") for j in jobs)
+
+
+def test_the_tuning_as_jobs_makes_the_sweep_of_widen(tmp_path):
+    """Recording trials as they arrive, in any order, chooses what the sequential sweep chooses."""
+    run = bm.Run(lampinn.get_family("burgers"), "ci", tmp_path)
+    run.done["_tuning"] = {"lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}, "weight_range": [1e-3, 1e3],
+                           "tasks": [[0.1, 1.0, 0.0]]}
+    score = {3e-4: 0.5, 1e-3: 0.41, 3e-3: None, 1e-2: 0.45}  # None: diverged; 0.41 = mse(1e-3, 1.0)
+
+    def mse(lr, factor):
+        return score[lr] if factor == 1.0 else 0.2 * abs(math.log10(factor) - 2) + 0.01
+
+    for _ in range(10):
+        jobs = run.trials("scratch_adapt")
+        for job in reversed(jobs):  # any order
+            run.record(job, {"value": mse(*job[2:]), "seconds": 1.0, "cpu_seconds": 1.0}, ["scratch_adapt"], False)
+    t = run.tuning
+    assert t["lr"]["scratch_adapt"] == 1e-3 and t["weight"]["scratch_adapt"] == 100.0 and run.trials("scratch_adapt") == []
+    assert list(t["mse"]["scratch_adapt"]) == [str(lr) for lr in bm.TUNING_LRS] and t["mse"]["scratch_adapt"]["0.003"] is None
+    assert t["weight_mse"]["scratch_adapt"] == bm.widen(lambda w: mse(1e-3, w))
+    assert list(t["weight_mse"]["scratch_adapt"]) == ["0.1", "1.0", "10.0", "100.0", "1000.0"]
+    assert t["seconds"]["scratch_adapt"] == 4 + 4.0 and run.done["_cpu_seconds"] == 8.0
 
 
 @pytest.mark.parametrize(

@@ -509,7 +509,7 @@ def test_weights_of_another_network_are_refused(tmp_path):
 
 
 # ---- 6. the command line: folders, devices, overwriting ------------------------------------------------------
-BENCH = ["benchmark", "burgers", "--mode", "ci", "--methods", "scratch_adapt"]
+BENCH = ["benchmark", "burgers", "--mode", "ci", "--methods", "scratch_adapt", "--workers", "1"]  # the stubs run in this process
 
 
 def test_reference_refuses_to_overwrite_without_force_and_keeps_the_umask(tmp_path, capsys):

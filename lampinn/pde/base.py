@@ -120,7 +120,7 @@ class Family(ABC):
     def scaled(self, factor: float) -> Family:
         """A copy whose constraint terms (every loss term but ``residual``) weigh ``factor`` times more.
 
-        The benchmark tunes this one factor per method on training tasks (:meth:`lampinn.benchmark.Run.tune`).
+        The benchmark tunes this one factor per method on training tasks (:mod:`lampinn.benchmark`).
         """
         if not (np.isfinite(factor) and factor > 0):
             raise ValueError(f"{self.name}: loss-weight factor {factor} is invalid; expected a finite number > 0")

@@ -11,15 +11,21 @@ second run on the same folder stops at once. A task whose training diverges is r
 ``{"diverged": true, "seconds": ..., "message": ...}`` with no MSE, so the run finishes and a resumed run
 moves on; the result shows ``null`` for its MSE and counts it in the method's ``diverged``. The partial
 file is checked against its schema when read (:func:`check_partial`); ``_seconds`` in it adds up the
-wall-clock time of every stretch of a resumed run and ``_cpu_seconds`` their CPU time
-(:class:`lampinn.provenance.Stopwatch`); the result's provenance keeps both.
+wall-clock time of every stretch of a resumed run, ``_cpu_seconds`` the CPU time of every job and ``_workers``
+the executor of each stretch; the result's provenance keeps all three.
+
+A run is a queue of independent jobs (:meth:`Run.jobs`): tuning trials, the calibration, each method's
+preparation per seed, one adaptation per task. They go to an executor (:mod:`lampinn.executor`: this
+process, ``--workers N`` processes, or a Dask cluster with ``--scheduler``) as their inputs become ready,
+and each result is recorded as it arrives (:meth:`Run.record`). Each job seeds itself and runs on one thread,
+so the numbers do not depend on the executor.
 
 Every method's Adam rate and loss weights are tuned on training tasks, never on the unseen ones
-(:meth:`Run.tune`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
+(:meth:`Run.trials`): on the four corner tasks of :data:`TUNING_TASKS`, each setting first takes the
 rate of :data:`TUNING_LRS` with the lowest mean MSE, then, at that rate, the factor of
 :data:`TUNING_WEIGHTS` on its constraint terms' weights (:meth:`~lampinn.pde.base.Family.scaled`), widened one
 decade at a time while the best factor is the smallest or largest tried, up to :data:`TUNING_WEIGHT_RANGE`
-(:func:`widen`): a family whose best weighting lies outside the first three factors still gets it.
+(:func:`next_factor`): a family whose best weighting lies outside the first three factors still gets it.
 The settings are scratch at B, scratch at B/10, fine-tuning at B/10 from the central-task network
 (transfer, MAML and Reptile adapt with it) and LAM-PINN's adaptation from its meta-trained network
 (its ablations adapt with it, so that only the ablated part differs). The transfer network is
@@ -52,7 +58,7 @@ import numpy as np
 
 from . import settings
 from .core import LAMPINN
-from .executor import Inline, WorkerDied, call, died, executor
+from .executor import Inline, WorkerDied, executor, run_jobs
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
 from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method, tuned_protocol
 from .nn import MLP, check_device, default_device, load_state, save_state
@@ -71,7 +77,7 @@ TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
 TUNING_WEIGHTS = (0.1, 1.0, 10.0)
 #: The smallest and largest factor :func:`widen` may try: a best factor at an edge of what was tried is one of these.
 TUNING_WEIGHT_RANGE = (1e-3, 1e3)
-#: The settings :meth:`Run.tune` chooses a rate and a weight factor for, and the method each is measured with.
+#: The settings the tuning chooses a rate and a weight factor for, and the method each is measured with.
 SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
 TUNING_TASKS = (0, 8, 18, 26)
@@ -335,6 +341,8 @@ class Run:
             name, seed = args
             if "diverged" not in value:
                 self.done[f"{name}/{seed}/meta_seconds"] = value["seconds"]
+                if progress:
+                    print(f"{self.family.name} {name} seed {seed}: prepared in {value['seconds']:.0f} s", flush=True)
             else:  # every task of every method that adapts from this network is diverged
                 self.failed.setdefault(seed, {})[name] = value["diverged"]
                 for setting in self.settings_needed(methods):
@@ -392,38 +400,26 @@ class Run:
             tuning.setdefault(key, value)
         self.done["_workers"] = [*self.done.get("_workers", []), workers]
         self.save()  # an unwritable folder fails here, before anything is computed
-        pool = pool or Inline()
-        spec, inflight, errors = self.spec(), {}, []
-        while True:
-            if not errors:
-                for job in self.jobs(methods):
-                    if len(inflight) >= slots:
-                        break
-                    if job not in inflight.values():
-                        inflight[pool.submit(work, spec, {"_tuning": self.tuning}, job)] = job
-            if not inflight:
-                break
-            finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: str(inflight[f])):
-                job = inflight.pop(future)
-                try:
-                    out = future.result()
-                except Exception as err:  # noqa: BLE001 (raised once every running job is recorded)
-                    errors.append((job, err))
-                    continue
+        spec, errors = self.spec(), []
+
+        def ready() -> dict:  # nothing new once a network the tuning needs has failed
+            return {} if errors else {job: (work, spec, {"_tuning": self.tuning}, job) for job in self.jobs(methods)}
+
+        try:
+            for job, out in run_jobs(pool or Inline(), slots, ready):
                 self.done["_seconds"] = before + clock.seconds()
                 try:
                     self.record(job, out, methods, progress)
-                except TrainingDiverged as err:  # a network the tuning needs could not be made
-                    errors.append((job, err))
-        self.done["_seconds"] = before + clock.seconds()
-        self.save()
-        lost = [" ".join(map(str, job)) for job, err in errors if died(err)]
-        if lost:  # which of the jobs in flight killed its worker, the pool cannot tell
-            raise WorkerDied(f"a worker died ({type(errors[0][1]).__name__}) while running one of: {', '.join(lost)}; "
-                             f"what finished is kept in {self.partial_path}: run the same command again to resume")
+                except TrainingDiverged as err:
+                    errors.append(err)
+        except WorkerDied as err:
+            raise WorkerDied(f"{err}; what finished is kept in {self.partial_path}: run the same command again to "
+                             f"resume") from None
+        finally:
+            self.done["_seconds"] = before + clock.seconds()
+            self.save()
         if errors:
-            raise errors[0][1]
+            raise errors[0]
         left = self.jobs(methods) or [k for k in self.expected(methods) if k not in self.done]
         if left:
             raise RuntimeError(f"the run stopped with work left that nothing could start (first: {left[0]}); "
@@ -475,14 +471,14 @@ class Run:
 
 def work(spec: dict, state: dict, job: tuple) -> dict:
     """Run one job of a benchmark run wherever the executor put it: the run's view is rebuilt from ``spec``
-    (:meth:`Run.spec`) and ``state`` (the tuning so far), the job runs on one thread; returns
-    ``{"value": ..., "seconds": ..., "cpu_seconds": ...}`` (:func:`lampinn.executor.call`)."""
+    (:meth:`Run.spec`) and ``state`` (the tuning so far); returns what :meth:`Run.do` returns (the executor runs it
+    through :func:`lampinn.executor.call`, on one thread, timed)."""
     spec = dict(spec)
     run = spec.pop("run")  # one run's family is one object in each process, so that its reference solutions
     if run not in _FAMILIES:  # are computed once per process, not once per job
         _FAMILIES.clear()
         _FAMILIES[run] = spec["family"]
-    return call(Run(**{**spec, "family": _FAMILIES[run]}, done=state).do, job)
+    return Run(**{**spec, "family": _FAMILIES[run]}, done=state).do(job)
 
 
 #: The family of the run this process last served a job of (see :func:`work`).

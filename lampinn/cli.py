@@ -5,6 +5,7 @@
                       [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N]
+                            [--workers N | --scheduler ADDRESS]
 """
 from __future__ import annotations
 
@@ -98,8 +99,17 @@ def _meta_validation(args: argparse.Namespace) -> None:
 
     check_device(args.device)
     rows = record(get_family(args.family), args.mode, args.out, args.candidates, args.device, models=args.models,
-                  n_interior=args.n_interior)
+                  n_interior=args.n_interior, workers=args.workers or cores(), scheduler=args.scheduler)
     print(f"{args.out}: {len(rows)} rows for {args.family} at these sizes")
+
+
+def _executor_options(command: argparse.ArgumentParser) -> None:
+    """Where a command's independent jobs run (:mod:`lampinn.executor`)."""
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, default=None,
+                       help=f"processes on this machine, one thread each (default: its cores, here {cores()})")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a Dask scheduler (tcp://HOST:PORT) to run the jobs on instead (needs lampinn[cluster])")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,11 +145,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
                        help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    where = bench.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, default=None,
-                       help=f"processes on this machine, one thread each (default: its cores, here {cores()})")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="a Dask scheduler (tcp://HOST:PORT) to run the jobs on instead (needs lampinn[cluster])")
+    _executor_options(bench)
     bench.set_defaults(run=_benchmark)
 
     from .health import CANDIDATES
@@ -155,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--models", default=None, help="a folder to save each candidate's meta-trained network in")
     val.add_argument("--n-interior", type=_positive, default=None, metavar="N",
                      help="collocation points, instead of the mode's (the committed record keeps 1000 for every family)")
+    _executor_options(val)
     val.set_defaults(run=_meta_validation)
 
     head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "

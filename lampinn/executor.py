@@ -23,7 +23,7 @@ import contextlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import torch
@@ -118,6 +118,42 @@ def call(fn: Callable, *args: Any) -> dict:
     return {"value": value, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 
+def run_jobs(pool: cf.Executor, slots: int, jobs: dict | Callable[[], dict]) -> Iterator[tuple[Hashable, dict]]:
+    """Run ``jobs`` (``{key: (fn, *args)}``, or a function that returns the jobs ready now, asked again after every
+    result) on ``pool``, at most ``slots`` at a time, each through :func:`call`; yield ``(key, result)`` as each
+    finishes. If a job raises, nothing new starts, the jobs still running are finished and yielded, then the first
+    error is raised; if a worker died, :class:`WorkerDied` names the jobs that were in flight."""
+    if not callable(jobs):
+        static, jobs = dict(jobs), (lambda: {k: v for k, v in static.items() if k not in finished_keys})
+    finished_keys: set = set()
+    inflight: dict[cf.Future, Hashable] = {}
+    errors: list[tuple[Hashable, BaseException]] = []
+    while True:
+        if not errors:
+            for key, (fn, *args) in jobs().items():
+                if len(inflight) >= slots:
+                    break
+                if key not in inflight.values():
+                    inflight[pool.submit(call, fn, *args)] = key
+        if not inflight:
+            break
+        done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: str(inflight[f])):
+            key = inflight.pop(future)
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 (raised once every running job is in)
+                errors.append((key, err))
+                continue
+            finished_keys.add(key)
+            yield key, result
+    lost = [" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k, err in errors if died(err)]
+    if lost:  # which of the jobs in flight killed its worker, the pool cannot tell
+        raise WorkerDied(f"a worker died ({type(errors[0][1]).__name__}) while running one of: {', '.join(lost)}")
+    if errors:
+        raise errors[0][1]
+
+
 class WorkerDied(RuntimeError):
     """A worker process died (killed, or out of memory) while it ran a job; what had finished is kept."""
 
@@ -127,4 +163,4 @@ def died(err: BaseException) -> bool:
     return isinstance(err, cf.process.BrokenProcessPool) or type(err).__name__ == "KilledWorker"
 
 
-__all__ = ["ONE_THREAD", "Inline", "WorkerDied", "call", "cores", "died", "executor"]
+__all__ = ["ONE_THREAD", "Inline", "WorkerDied", "call", "cores", "died", "executor", "run_jobs"]

@@ -22,11 +22,12 @@ from torch import nn
 
 from . import settings
 from .core import LAMPINN
+from .executor import executor, run_jobs
 from .files import lock
 from .methods import get_method, run
 from .pde import Family, evaluate
 from .protocol import Protocol
-from .provenance import Stopwatch, provenance
+from .provenance import provenance
 from .results import BASELINE
 
 #: Rows of the 27-task training design held out by :func:`meta_validation`: the six tasks (a, b, c) with
@@ -196,7 +197,8 @@ def choose(rows: dict[str, dict], candidates: tuple[str, ...] = CHOICES) -> str:
 
 
 def record(family: Family, mode: str, out, candidates: list[str] | None = None, device: str | None = None,
-           progress: bool = True, models: str | None = None, n_interior: int | None = None) -> list[dict]:
+           progress: bool = True, models: str | None = None, n_interior: int | None = None, workers: int = 1,
+           scheduler: str | None = None) -> list[dict]:
     """Meta-validate each candidate of :data:`CANDIDATES` (and the fine-tuning baseline) at the sizes of ``mode``
     (with ``n_interior`` collocation points, if given) and append one JSON line per row to ``out``
     (``FAMILY.jsonl``), with its provenance. Rows already in ``out`` at the same sizes are kept, not rerun, whatever
@@ -208,7 +210,9 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     Each row: the score (mean adapted MSE on the held-out training tasks), each task's MSE, the meta network's
     saturation per layer (evaluation grid, gates at 0.5), the weighted loss terms at the start of adaptation
     (median over the held-out tasks), K and the seconds. With ``models``, each candidate's meta-trained network
-    is saved there as ``CANDIDATE.pt`` (chapter 8 inspects them).
+    is saved there as ``CANDIDATE.pt`` (chapter 8 inspects them). The candidates are independent jobs: they run
+    in this process, in ``workers`` processes or on the Dask cluster at ``scheduler``, as the benchmark's jobs do
+    (:mod:`lampinn.executor`), each row appended as it arrives.
     """
     names = list(CANDIDATES) if candidates is None else list(candidates)
     unknown = [n for n in names if n not in CANDIDATES]
@@ -224,8 +228,9 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     def resolve(name: str, changes: dict):  # "ours" is the family's chosen setting; every other name, the defaults'
         return replace(chosen if name == "ours" else base, **changes)
 
-    grid = torch.tensor(family.grid().points, dtype=torch.float32, device=protocol.device)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if models is not None:
+        os.makedirs(models, exist_ok=True)
 
     def rows() -> list[dict]:
         if not os.path.exists(out):
@@ -233,45 +238,61 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
         with open(out) as fh:
             return [r for r in map(json.loads, fh) if r["sizes"] == s and r["family"] == family.name]
 
-    def write(row: dict, clock: Stopwatch) -> None:
-        row = {"family": family.name, "mode": mode, "sizes": s, "held_out": list(VALIDATION_TASKS), **row,
-               "provenance": provenance(mode, 1, clock.seconds(), device, clock.cpu_seconds())}
+    def append(row: dict) -> None:
         with open(out, "a") as fh:
             fh.write(json.dumps(row) + "\n")
+
+    def write(row: dict, result: dict) -> None:
+        append({"family": family.name, "mode": mode, "sizes": s, "held_out": list(VALIDATION_TASKS), **row,
+                "provenance": provenance(mode, 1, result["seconds"], device, result["cpu_seconds"])})
         if progress:
             print(f"{family.name} {row['candidate']}: score {row['score']:.3g}"
                   + (f", saturation {row['saturation']}" if "saturation" in row else ""), flush=True)
 
+    def twin_of(name: str) -> dict | None:  # a measured row of the same configuration: same seed, same numbers
+        return next((r for r in rows() if r["candidate"] != BASELINE
+                     and resolve(r["candidate"], r["changes"]) == resolve(name, CANDIDATES[name])), None)
+
     with lock(os.path.dirname(os.path.abspath(out)), os.path.basename(out)):  # one run per file at a time
         done = {r["candidate"] for r in rows()}
-        if BASELINE not in done:
-            clock = Stopwatch()
-            mse = finetune_validation(family, protocol)
-            write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, clock)
+        jobs = {} if BASELINE in done else {BASELINE: (finetune_validation, family, protocol)}
+        later = []  # twins of a candidate measured in this run: written once it is
         for name in names:
-            if name in done:
+            config = resolve(name, CANDIDATES[name])
+            if name in done or name in jobs:
                 continue
-            twin = next((r for r in rows() if r["candidate"] != BASELINE
-                         and resolve(r["candidate"], r["changes"]) == resolve(name, CANDIDATES[name])), None)
-            if twin is not None:  # the same configuration, already measured: same seed, same numbers
-                if models is not None and os.path.exists(os.path.join(models, f"{twin['candidate']}.pt")):
-                    shutil.copyfile(os.path.join(models, f"{twin['candidate']}.pt"), os.path.join(models, f"{name}.pt"))
-                with open(out, "a") as fh:
-                    fh.write(json.dumps({**twin, "candidate": name, "changes": CANDIDATES[name],
-                                         "same_as": twin["candidate"]}) + "\n")
-                continue
-            clock = Stopwatch()
-            mv = meta_validation(resolve(name, CANDIDATES[name]), family)
-            lam = mv.model
-            gates = torch.full((lam.clustering.k,), 0.5, device=grid.device)
-            scales = loss_scales(family, lambda x: lam.model(x, gates), lam.points, mv.tasks)
-            if models is not None:
-                os.makedirs(models, exist_ok=True)
-                lam.save(os.path.join(models, f"{name}.pt"))
-            write({"candidate": name, "changes": CANDIDATES[name], "score": mv.score, "mse": mv.mse.tolist(),
-                   "k": lam.clustering.k, "saturation": [round(v, 3) for v in meta_saturation(lam)],
-                   "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}, clock)
+            if twin_of(name) is not None or any(resolve(n, CANDIDATES[n]) == config for n in jobs if n != BASELINE):
+                later.append(name)
+            else:
+                path = None if models is None else os.path.join(models, f"{name}.pt")
+                jobs[name] = (_candidate_row, family, config, path)
+        with executor(workers, scheduler) as (pool, slots, _):
+            for name, result in run_jobs(pool, slots, jobs):
+                if name == BASELINE:
+                    mse = result["value"]
+                    write({"candidate": BASELINE, "score": float(mse.mean()), "mse": mse.tolist()}, result)
+                else:
+                    write({"candidate": name, "changes": CANDIDATES[name], **result["value"]}, result)
+        for name in later:
+            twin = twin_of(name)
+            if models is not None and os.path.exists(os.path.join(models, f"{twin['candidate']}.pt")):
+                shutil.copyfile(os.path.join(models, f"{twin['candidate']}.pt"), os.path.join(models, f"{name}.pt"))
+            append({**twin, "candidate": name, "changes": CANDIDATES[name], "same_as": twin["candidate"]})
         return rows()
+
+
+def _candidate_row(family: Family, config, path: str | None) -> dict:
+    """Meta-validate one configuration (a job of :func:`record`): its score, each task's MSE, K, the saturation and
+    the loss scales; the network saved at ``path`` if given."""
+    mv = meta_validation(config, family)
+    lam = mv.model
+    gates = torch.full((lam.clustering.k,), 0.5, device=lam.points["interior"].device)
+    scales = loss_scales(family, lambda x: lam.model(x, gates), lam.points, mv.tasks)
+    if path is not None:
+        lam.save(path)
+    return {"score": mv.score, "mse": mv.mse.tolist(), "k": lam.clustering.k,
+            "saturation": [round(v, 3) for v in meta_saturation(lam)],
+            "loss_scales": {k: float(np.median(v)) for k, v in scales.items()}}
 
 
 def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VALIDATION_TASKS) -> np.ndarray:

@@ -249,8 +249,46 @@ def step_table(folder: str | os.PathLike | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Where the runs of one family at several worker counts are kept (``results/executor/workers-N/FAMILY.json``).
+EXECUTOR_RUNS = "executor"
+
+
+def executor_table(folder: str | os.PathLike | None = None) -> str:
+    """The same benchmark run with one worker and with more (``results/executor/workers-N/``): each run's wall-clock
+    and CPU minutes, its wall clock as a fraction of one worker's, and whether every number it measured is the
+    one-worker run's, bit for bit."""
+    root = results_dir(folder) / EXECUTOR_RUNS
+    runs = sorted(root.glob("workers-*/*.json"), key=lambda p: (p.stem, int(p.parent.name.split("-")[1])))
+    if not runs:
+        raise FileNotFoundError(f"{root} holds no runs; make one with: lampinn benchmark FAMILY --mode full "
+                                f"--out {root}/workers-N --workers N")
+    lines = ["| family | workers | wall-clock minutes | CPU minutes (every job's) | of one worker's wall clock | "
+             "same numbers as one worker | commit |", "|---" * 7 + "|"]
+    one: dict[str, dict] = {}
+    for path in runs:
+        r = read_json(path)
+        p, n = r["provenance"], int(path.parent.name.split("-")[1])
+        if n == 1:  # sorted: a family's one-worker run comes first
+            one[r["family"]] = r
+        base = one.get(r["family"])
+        share = f"{p['seconds'] / base['provenance']['seconds']:.0%}" if base else "–"
+        same = "–" if base is None or base is r else ("yes" if measured(r) == measured(base) else "no")
+        lines.append(f"| {r['family']} | {n} ({', '.join(p.get('workers', []))}) | {p['seconds'] / 60:.1f} | "
+                     f"{p['cpu_seconds'] / 60:.1f} | {share} | {same} | {p['git_commit'][:10]} |")
+    return "\n".join(lines) + "\n"
+
+
+def measured(result: dict) -> dict:
+    """Every number a benchmark run measured (errors, tuning, calibration), without its seconds."""
+    t = result.get("tuning", {})
+    return {"tasks": {(split, m): (r["per_seed_mse"], r["per_task_rel_l2"]) for split in ("methods", "ood")
+                      for m, r in result[split].items()},
+            "tuning": {k: t.get(k) for k in ("lr", "weight", "mse", "weight_mse")},
+            "calibration": result.get("calibration", {}).get("rel_l2")}
+
+
 #: The generated blocks of :func:`update_blocks`, by name.
-BLOCKS = {"headline": headline, "provenance": provenance_table, "step": step_table}
+BLOCKS = {"headline": headline, "provenance": provenance_table, "step": step_table, "executor": executor_table}
 
 
 def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
@@ -270,5 +308,5 @@ def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = No
     return new != text
 
 
-__all__ = ["BASELINES", "BLOCKS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "paper_comparison", "plot",
-           "plot_bars", "provenance_lines", "provenance_table", "step_table", "tuning_table", "update_blocks", "wins"]
+__all__ = ["BASELINES", "BLOCKS", "EXECUTOR_RUNS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "paper_comparison", "plot",
+           "plot_bars", "provenance_lines", "provenance_table", "executor_table", "measured", "step_table", "tuning_table", "update_blocks", "wins"]

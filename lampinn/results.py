@@ -127,6 +127,8 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
     number(path, "provenance.seconds", p["seconds"])
     if "cpu_seconds" in p:
         number(path, "provenance.cpu_seconds", p["cpu_seconds"])
+    if "workers" in p and (not isinstance(p["workers"], list) or not all(isinstance(w, str) for w in p["workers"])):
+        raise fail(path, "provenance.workers", p["workers"], "a list of the executors of the run's stretches")
     for k in PROVENANCE_KEYS - {"seeds", "seconds"}:
         if not isinstance(p[k], str):
             raise fail(path, f"provenance.{k}", p[k], "a string")

@@ -129,7 +129,7 @@ def test_the_weight_sweep_widens_while_its_best_is_at_an_edge():
 
 
 def test_tuned_choices_reach_the_methods(tmp_path):
-    """What Run.tune chooses is what each method trains with: rates in the protocol, factors in the weights."""
+    """What the tuning chooses is what each method trains with: rates in the protocol, factors in the weights."""
     fam = lampinn.get_family("helmholtz")
     run = bm.Run(fam, "ci", tmp_path)
     assert run.weighted("scratch_full") is fam and run.protocol(0, "maml").lr == run.protocol(0).lr  # before tuning

@@ -272,3 +272,22 @@ def test_stage2_last_consolidates_on_each_rounds_last_task_only(monkeypatch):
         lam._stage2(lam.rounds[0])
         assert routed == ([lam.rounds[0][-1]] if last else list(lam.rounds[0]))
         seen.clear()
+
+
+def test_record_runs_its_candidates_on_workers_with_the_same_rows(tmp_path, monkeypatch):
+    """Two worker processes write the rows one process writes (in the order they finish); a candidate whose
+    configuration equals one measured in the same run repeats its row once that one is written."""
+    from lampinn import settings
+
+    monkeypatch.setitem(settings.SIZES, "ci", {**settings.SIZES["ci"], "budget": 20, "n_interior": 60,
+                                               "n_boundary": 20, "stage1": 2, "stage2": 1})
+    fam = lampinn.get_family("burgers")
+    names = ["ours", "full-step", "previous"]
+    one = health.record(fam, "ci", str(tmp_path / "one.jsonl"), names, progress=False)
+    two = health.record(fam, "ci", str(tmp_path / "two.jsonl"), names, progress=False, workers=2)
+
+    def measured(rows):
+        return sorted(({k: v for k, v in r.items() if k != "provenance"} for r in rows), key=lambda r: r["candidate"])
+
+    assert measured(one) == measured(two) and len(one) == 4
+    assert one[-1]["candidate"] == two[-1]["candidate"] == "full-step" and one[-1]["same_as"] == "ours"

@@ -156,11 +156,13 @@ def test_update_blocks_rewrites_only_marked_blocks(folder, tmp_path):
     plain = tmp_path / "plain.md"
     plain.write_text("no blocks here\n")
     assert not report.update_blocks(plain, folder) and plain.read_text() == "no blocks here\n"
-    assert set(report.BLOCKS) == {"headline", "provenance", "step"}
+    assert set(report.BLOCKS) == {"headline", "provenance", "step", "executor"}
     with pytest.raises(FileNotFoundError, match="no result files"):
         report.headline(tmp_path / "plain.md.d")
     with pytest.raises(FileNotFoundError, match="step_benchmark.json does not exist; make it with: python scripts/step_benchmark.py"):
         report.step_table(tmp_path)
+    with pytest.raises(FileNotFoundError, match="holds no runs; make one with: lampinn benchmark FAMILY --mode full"):
+        report.executor_table(tmp_path)
 
 
 def test_plots_of_a_small_result(tmp_path):

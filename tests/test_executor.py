@@ -10,6 +10,7 @@ from lampinn import benchmark as bm
 from lampinn import executor, settings
 from lampinn.cli import main
 from lampinn.pde.burgers import Burgers
+from lampinn.report import measured
 
 #: Small sizes under the ci mode's name, as tests/test_benchmark.py's ``small`` (each worker reads them from the run,
 #: not from settings: a monkeypatch of the parent reaches no spawned process).
@@ -36,18 +37,9 @@ def runs(tmp_path_factory):
     return folder, out
 
 
-def numbers(result: dict) -> dict:
-    """Everything a run measured, without its seconds."""
-    t = result["tuning"]
-    return {"tasks": {(split, m): (r["per_seed_mse"], r["per_task_rel_l2"]) for split in ("methods", "ood")
-                      for m, r in result[split].items()},
-            "tuning": {k: t[k] for k in ("lr", "weight", "mse", "weight_mse")},
-            "calibration": result["calibration"]["rel_l2"]}
-
-
 def test_the_numbers_are_the_same_whatever_the_executor(runs):
     _, out = runs
-    assert numbers(out["inline"]) == numbers(out["processes"]) == numbers(out["dask"])  # bit for bit
+    assert measured(out["inline"]) == measured(out["processes"]) == measured(out["dask"])  # bit for bit
     assert out["inline"]["methods"]["lampinn"]["seeds"] == 2 and out["inline"]["methods"]["ablation_k1"]["seeds"] == 1
     workers = {k: r["provenance"]["workers"] for k, r in out.items()}
     assert workers["inline"] == ["inline"] and workers["processes"] == ["processes: 2"]
@@ -72,7 +64,7 @@ def test_a_resumed_run_with_another_worker_count_finishes_with_the_same_numbers(
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(settings.SIZES, "ci", SMALL)
         again = bm.benchmark("burgers", "ci", resumed, 2, METHODS, "cpu", False, workers=1)
-    assert numbers(again) == numbers(out["processes"])
+    assert measured(again) == measured(out["processes"])
     assert again["provenance"]["workers"] == ["processes: 2", "inline"]
 
 
@@ -156,3 +148,28 @@ def test_the_default_is_every_core_one_thread_each(monkeypatch):
     with pytest.raises(ValueError, match="--workers must be a whole number >= 1, got 0"):
         with executor.executor(0):
             pass
+
+
+def test_the_appendix_shows_the_committed_runs_at_one_and_two_workers():
+    """results/executor/ holds the full-mode Helmholtz run at one and two workers: the same numbers bit for bit, two
+    workers at most 55% of one's wall clock (#33's bar), about the same CPU time, both cores busy; the appendix's table
+    is generated from them."""
+    from pathlib import Path
+
+    from lampinn.files import read_json
+    from lampinn.report import EXECUTOR_RUNS, executor_table
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "results" / EXECUTOR_RUNS
+    one, two = (read_json(folder / f"workers-{n}" / "helmholtz.json") for n in (1, 2))
+    assert one["mode"] == two["mode"] == "full" and one["provenance"]["seeds"] == two["provenance"]["seeds"] == 3
+    assert (one["provenance"]["workers"], two["provenance"]["workers"]) == (["inline"], ["processes: 2"])
+    assert measured(one) == measured(two)
+    share = two["provenance"]["seconds"] / one["provenance"]["seconds"]
+    assert share <= 0.55
+    cpu = two["provenance"]["cpu_seconds"] / one["provenance"]["cpu_seconds"]
+    assert 0.9 < cpu < 1.2
+    assert two["provenance"]["cpu_seconds"] >= 0.99 * 2 * two["provenance"]["seconds"]  # both cores busy throughout
+    table = executor_table(root / "results")
+    assert f"| {share:.0%} | yes |" in table
+    assert f"<!-- executor:start -->\n{table}<!-- executor:end -->" in (root / "book" / "reproducibility.md").read_text()

@@ -41,9 +41,7 @@ class Inline(cf.Executor):
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # noqa: BLE001 (delivered to whoever asks for the result, as a pool would)
-            if not isinstance(err, Exception):
-                raise  # KeyboardInterrupt, SystemExit: stop here
+        except Exception as err:  # noqa: BLE001 (delivered to whoever asks for the result, as a pool would)
             future.set_exception(err)
         return future
 
@@ -59,8 +57,8 @@ def cores() -> int:
 @contextlib.contextmanager
 def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[tuple[cf.Executor, int, str]]:
     """The executor for ``workers`` local processes, or for the Dask cluster at ``scheduler``; yields it with how
-    many jobs to keep in flight and a description for the provenance (``"inline"``, ``"processes: 2"``,
-    ``"dask: tcp://...: 8 threads"``)."""
+    many jobs to keep in flight (a cluster's: its worker threads when the run starts) and a description for the
+    provenance (``"inline"``, ``"processes: 2"``, ``"dask: tcp://...: 8 worker threads"``)."""
     if scheduler is not None:
         try:
             from distributed import Client

@@ -672,6 +672,25 @@ def test_a_diverged_meta_training_marks_the_methods_tasks(tmp_path, stub, monkey
     assert result["methods"]["reptile"]["diverged"] == 10 and stub.calls == []
 
 
+def test_a_diverged_network_the_tuning_needs_stops_the_run_and_keeps_the_file(tmp_path, stub, monkeypatch):
+    """Fine-tuning's rate is tuned from transfer's seed-0 network: if its pretraining diverges, nothing can adapt
+    with the setting, and the run stops saying why (a resume tries again)."""
+    untuned = {**TUNING, "lr": {s: 1e-3 for s in bm.SETTINGS if s != "finetune"},
+               "weight": {s: 1.0 for s in bm.SETTINGS if s != "finetune"}}
+    folder = tuned_folder(tmp_path / "out", _tuning=untuned,
+                          _calibration={"rel_l2": [0.1], "solved": 1, "passed": True})
+
+    def prepare(self, name, seed):
+        raise TrainingDiverged("training diverged at iteration 1", None)
+
+    monkeypatch.setattr(bm.Run, "prepare", prepare)
+    with pytest.raises(TrainingDiverged, match="preparing transfer \\(seed 0\\) diverged, so the 'finetune' setting "
+                                               "cannot be tuned: training diverged at iteration 1"):
+        bm.benchmark("burgers", "ci", folder, methods=["reptile"], device="cpu", progress=False)
+    done = bm.check_partial(json.loads((folder / "burgers.partial.json").read_text()), folder, "burgers", "ci")
+    assert "finetune" not in done["_tuning"]["weight"] and stub.calls == []
+
+
 def test_seconds_add_up_over_resumed_runs_and_orphans_are_removed(tmp_path, stub):
     folder = tuned_folder(tmp_path / "out", _seconds=1000.0)
     orphan = folder / ".burgers.partial.json.abc123.tmp"
@@ -731,7 +750,7 @@ def test_a_failing_write_loses_nothing_and_leaves_no_temporary_file(tmp_path):
 def test_the_battery_has_at_least_150_hostile_inputs():
     cases = (len(BAD_CONFIGS) + len(BAD_NETWORKS) + len(BAD_PREDICTIONS) + len(BAD_THETAS) + 3 + len(BAD_RESULTS)
              + len(BAD_TEXTS) + 5 + 3 + len(BAD_PARTIALS) + 4 + len(BAD_CHECKPOINTS) + 5 + len(BAD_STATES) + 1
-             + 2 + 4 + 2 + 2 + 3 + 8 + 1 + 1)
+             + 2 + 4 + 2 + 2 + 3 + 8 + 1 + 1 + 1)
     print(f"{cases} hostile inputs")
     assert cases >= 150
 

@@ -1,11 +1,9 @@
 """The ``lampinn`` command line.
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
-    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...]
-                      [--workers N | --scheduler ADDRESS]
+    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
-    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N]
-                            [--workers N | --scheduler ADDRESS]
+    lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
 """
 from __future__ import annotations
 

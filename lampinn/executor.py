@@ -82,23 +82,11 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[tuple[c
     if workers == 1:
         yield Inline(), 1, "inline"
         return
-    saved = {k: os.environ.get(k) for k in ONE_THREAD}
-    os.environ.update(ONE_THREAD)  # what the workers start with (they start at the first job)
     pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         yield pool, workers, f"processes: {workers}"
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-#: The environment of a local worker process: one thread in every math library it loads (PyTorch's OpenMP pool,
-#: and the BLAS under NumPy and SciPy, which read these when they load and ignore ``torch.set_num_threads``).
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def call(fn: Callable, *args: Any) -> dict:
@@ -161,4 +149,4 @@ def died(err: BaseException) -> bool:
     return isinstance(err, cf.process.BrokenProcessPool) or type(err).__name__ == "KilledWorker"
 
 
-__all__ = ["ONE_THREAD", "Inline", "WorkerDied", "call", "cores", "died", "executor", "run_jobs"]
+__all__ = ["Inline", "WorkerDied", "call", "cores", "died", "executor", "run_jobs"]

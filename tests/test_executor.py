@@ -30,8 +30,7 @@ def runs(tmp_path_factory):
         mp.setitem(settings.SIZES, "ci", SMALL)
         out = {"inline": bm.benchmark("burgers", "ci", folder / "inline", 2, METHODS, "cpu", False, workers=1),
                "processes": bm.benchmark("burgers", "ci", folder / "processes", 2, METHODS, "cpu", False, workers=2)}
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      env=executor.ONE_THREAD) as cluster:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             out["dask"] = bm.benchmark("burgers", "ci", folder / "dask", 2, METHODS, "cpu", False,
                                        scheduler=cluster.scheduler_address)
     return folder, out

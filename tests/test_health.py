@@ -113,7 +113,7 @@ def test_decoupled_decay_shrinks_only_the_meta_network():
     assert all(torch.equal(p, q) for p, q in zip(lam.model.subnets.parameters(), sub0))
     base = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2)).meta_train(fam)
     decayed = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, meta_decay=50.0)).meta_train(fam, sessions=base.sessions)
-    norm = lambda m: sum(float(p.norm()) for p in m.model.meta.parameters())  # noqa: E731
+    norm = lambda m: sum(float(p.detach().norm()) for p in m.model.meta.parameters())  # noqa: E731
     assert norm(decayed) < 0.5 * norm(base)
     with pytest.raises(ValueError, match="meta_decay"):
         LAMPINNConfig(meta_decay=-1.0)

@@ -116,7 +116,8 @@ class Run:
         self.sizes = sizes or settings.sizes(family.name, mode)
         self.partial_path = self.out / f"{family.name}.partial.json"
         self.models = self.out / f"{family.name}.models"
-        self.failed: dict[int, dict[str, str]] = {}  # seed: {method: message} of preparations that diverged this run
+        self.failed: set[tuple[str, int]] = set()  # (method, seed) of the preparations that diverged in this run
+        self.n_tasks = {"unseen": len(family.unseen_tasks()), "ood": len(family.ood_tasks())}
         if done is not None:  # a worker's view
             self.done = done
             return
@@ -272,7 +273,7 @@ class Run:
         """The jobs still needed before ``name``'s network of ``seed`` exists and whose inputs are ready: its
         preparation, or first LAM-PINN's for an ablation (it reuses LAM-PINN's affinity sessions); none once the
         network exists, or while a tuned setting its preparation uses is not chosen yet."""
-        if name in self.failed.get(seed, {}) or self.model(name, seed).exists():
+        if (name, seed) in self.failed or self.model(name, seed).exists():
             return []
         method = get_method(name)
         if isinstance(method, LAMPINNMethod):
@@ -312,8 +313,8 @@ class Run:
         for method in methods:
             m, source = get_method(method), self.source(method)
             for seed in range(self.method_seeds(method)):
-                missing = [("task", method, seed, split, i) for split in SPLITS for i in range(self.n_tasks[split])
-                           if f"{method}/{seed}/{split}/{i}" not in self.done]
+                missing = [("task", method, seed, split, i) for split, i, key in self.task_keys(method, seed)
+                           if key not in self.done]
                 if not missing:
                     continue
                 if source is not None and not self.model(source, seed).exists():
@@ -321,10 +322,6 @@ class Run:
                 elif m.setting is None or self.tuned(m.setting):
                     tasks += missing
         return list(dict.fromkeys(jobs + tasks))
-
-    @property
-    def n_tasks(self) -> dict[str, int]:
-        return {"unseen": len(self.family.unseen_tasks()), "ood": len(self.family.ood_tasks())}
 
     # ---- recording what a job returned ---------------------------------------------------------------
     def record(self, job: tuple, out: dict, methods: list[str], progress: bool) -> None:
@@ -343,18 +340,8 @@ class Run:
                 self.done[f"{name}/{seed}/meta_seconds"] = value["seconds"]
                 if progress:
                     print(f"{self.family.name} {name} seed {seed}: prepared in {value['seconds']:.0f} s", flush=True)
-            else:  # every task of every method that adapts from this network is diverged
-                self.failed.setdefault(seed, {})[name] = value["diverged"]
-                for setting in self.settings_needed(methods):
-                    if seed == 0 and self.source(SETTINGS[setting]) == name and not self.tuned(setting):
-                        raise TrainingDiverged(f"preparing {name} (seed 0) diverged, so the {setting!r} setting cannot "
-                                               f"be tuned: {value['diverged']}", None)
-                for method in methods:  # LAM-PINN's ablations reuse its affinity sessions: they cannot start either
-                    if self.source(method) == name or (name == "lampinn" and isinstance(get_method(method), LAMPINNMethod)):
-                        for key in self.expected([method]):
-                            if key.split("/")[1] == str(seed) and key not in self.done:
-                                self.done[key] = {"diverged": True, "seconds": 0.0,
-                                                  "message": f"preparing {method} diverged: {value['diverged']}"}
+            else:
+                self._prepare_diverged(name, seed, value["diverged"], methods)
         else:
             method, seed, split, i = args
             row = value if value.get("diverged") else {**value, "cpu_seconds": out["cpu_seconds"]}
@@ -363,6 +350,21 @@ class Run:
                 what = "diverged" if row.get("diverged") else f"MSE {row['mse']:.3e}"
                 print(f"{self.family.name} {method} seed {seed} {split} task {i}: {what}", flush=True)
         self.save()
+
+    def _prepare_diverged(self, name: str, seed: int, message: str, methods: list[str]) -> None:
+        """A preparation diverged: every task of every method that adapts from its network is diverged (LAM-PINN's
+        ablations too: they reuse its affinity sessions); if the tuning needs the network, the run cannot go on."""
+        self.failed.add((name, seed))
+        for setting in self.settings_needed(methods):
+            if seed == 0 and self.source(SETTINGS[setting]) == name and not self.tuned(setting):
+                raise TrainingDiverged(f"preparing {name} (seed 0) diverged, so the {setting!r} setting cannot be "
+                                       f"tuned: {message}", None)
+        for method in methods:
+            lam_based = name == "lampinn" and isinstance(get_method(method), LAMPINNMethod)
+            if (self.source(method) == name or lam_based) and seed < self.method_seeds(method):
+                for _, _, key in self.task_keys(method, seed):
+                    self.done.setdefault(key, {"diverged": True, "seconds": 0.0,
+                                               "message": f"preparing {method} diverged: {message}"})
 
     def _record_trial(self, setting: str, lr: float, factor: float, mse: float | None, seconds: float,
                       progress: bool) -> None:
@@ -426,10 +428,13 @@ class Run:
                                f"this is a bug in lampinn.benchmark")
         return self.summarise(methods, self.done["_seconds"], self.done.get("_cpu_seconds"))
 
+    def task_keys(self, method: str, seed: int) -> list[tuple[str, int, str]]:
+        """Each task of ``method`` at ``seed``: its split, its index and its key in the resume file."""
+        return [(split, i, f"{method}/{seed}/{split}/{i}") for split in SPLITS for i in range(self.n_tasks[split])]
+
     def expected(self, methods: list[str]) -> list[str]:
         """The keys of every task of a run of ``methods``."""
-        return [f"{m}/{s}/{split}/{i}" for m in methods for s in range(self.method_seeds(m)) for split in SPLITS
-                for i in range(self.n_tasks[split])]
+        return [key for m in methods for s in range(self.method_seeds(m)) for _, _, key in self.task_keys(m, s)]
 
     def method_seeds(self, method: str) -> int:
         """How many seeds ``method`` runs with: this run's, or at most ``ablation_seeds`` for an ablation."""
@@ -445,7 +450,7 @@ class Run:
         budget = {"full": self.sizes["budget"], "adapt": max(1, self.sizes["budget"] // 10)}
         out = {"family": self.family.name, "mode": self.mode, "budget": budget, "sizes": self.sizes, "methods": {}, "ood": {}}
         for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
-            n = len(self.family.unseen_tasks() if split == "unseen" else self.family.ood_tasks())
+            n = self.n_tasks[split]
             for method in methods:
                 seeds = range(self.method_seeds(method))
                 rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in seeds]

@@ -109,9 +109,9 @@ def run_jobs(pool: cf.Executor, slots: int, jobs: dict | Callable[[], dict]) -> 
     result) on ``pool``, at most ``slots`` at a time, each through :func:`call`; yield ``(key, result)`` as each
     finishes. If a job raises, nothing new starts, the jobs still running are finished and yielded, then the first
     error is raised; if a worker died, :class:`WorkerDied` names the jobs that were in flight."""
+    finished_keys: set = set()
     if not callable(jobs):
         static, jobs = dict(jobs), (lambda: {k: v for k, v in static.items() if k not in finished_keys})
-    finished_keys: set = set()
     inflight: dict[cf.Future, Hashable] = {}
     errors: list[tuple[Hashable, BaseException]] = []
     while True:

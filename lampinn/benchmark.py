@@ -77,6 +77,10 @@ TUNING_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
 TUNING_WEIGHTS = (0.1, 1.0, 10.0)
 #: The smallest and largest factor :func:`widen` may try: a best factor at an edge of what was tried is one of these.
 TUNING_WEIGHT_RANGE = (1e-3, 1e3)
+#: The gates' adaptation rates LAM-PINN's setting tries last, at its chosen rate and weights (published: 0.3).
+TUNING_GATE_LRS = (0.03, 0.1, 0.3, 1.0)
+#: The gates' rate of LAM-PINN's sweeps before its own is chosen: the published one.
+DEFAULT_GATE_LR = 0.3
 #: The settings the tuning chooses a rate and a weight factor for, and the method each is measured with.
 SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
@@ -88,10 +92,9 @@ CALIBRATION_RULE = {"rel_l2": 0.3, "count": 8}
 #: Rows of the training design the rule is checked on: the four tuning corners, the central task and the six
 #: meta-validation tasks (:data:`lampinn.health.VALIDATION_TASKS`); never an unseen or OOD task.
 CALIBRATION_TASKS = (0, 4, 8, 10, 13, 15, 18, 20, 21, 26)
-#: The most seeds an ablation runs with unless told otherwise (``--ablation-seeds``): each meta-trains LAM-PINN
-#: again, and three seeds of every ablation do not fit the CPU time of a family's full run (chapter 12 says so).
-#: Every other method runs every seed.
-ABLATION_SEEDS = 1
+#: The most seeds an ablation runs with unless told otherwise (``--ablation-seeds``): as many as the committed runs'
+#: other methods (each ablation but fixed routing meta-trains LAM-PINN again: a full run's largest cost).
+ABLATION_SEEDS = 3
 
 
 class Run:
@@ -147,7 +150,7 @@ class Run:
         return self.done.get("_tuning", {})
 
     def tuned(self, setting: str) -> bool:
-        """Whether ``setting``'s rate and weight factor are both chosen."""
+        """Whether ``setting``'s rate and weight factor (and LAM-PINN's gates' rate) are all chosen."""
         return setting in self.tuning.get("weight", {})
 
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
@@ -160,9 +163,15 @@ class Run:
         return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
 
     def config(self, method: Method, seed: int):
-        """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None."""
+        """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None.
+
+        LAM-PINN starts where transfer starts: its warm start, the affinity sessions and their source network are
+        trained at scratch at B's tuned rate and loss weights, as transfer's source is (the source *is* transfer's
+        network, bit for bit); stages 1 and 2 use the weights meta-validation chose
+        (:data:`lampinn.methods.META_VALIDATED`)."""
         if isinstance(method, LAMPINNMethod):
-            return method.default_config(self.protocol(seed), self.sizes, self.family.name)
+            config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, self.family.name)
+            return replace(config, warm_weight_factor=self.tuning.get("weight", {}).get("scratch_full", 1.0))
         if isinstance(method, MetaLearned):
             return method.default_config(self.sizes)
         return None
@@ -188,13 +197,13 @@ class Run:
         except TrainingDiverged as err:
             return {"diverged": True, "seconds": time.perf_counter() - start, "message": str(err)}
 
-    def trial(self, setting: str, lr: float, factor: float) -> float | None:
+    def trial(self, setting: str, lr: float, factor: float, gate_lr: float | None = None) -> float | None:
         """One point of a setting's tuning sweep: the mean MSE on the tuning tasks at Adam rate ``lr`` and loss-weight
-        factor ``factor``, measured with the method of :data:`SETTINGS` from what it adapts from at seed 0 (the
-        transfer network, pretrained with scratch at B's choices, for fine-tuning; the meta-trained network for
-        LAM-PINN); ``None`` if training diverged."""
+        factor ``factor`` (LAM-PINN: and gates' rate ``gate_lr``, default the published one), measured with the method
+        of :data:`SETTINGS` from what it adapts from at seed 0 (the transfer network, pretrained with scratch at B's
+        choices, for fine-tuning; the meta-trained network for LAM-PINN); ``None`` if training diverged."""
         method = get_method(SETTINGS[setting])
-        base = self.protocol(0)
+        base = replace(self.protocol(0), adapt_gate_lr=gate_lr)
         try:
             result = method.adapt(self.prepare(method.name, 0), self.family.scaled(factor),
                                   np.array(self.tuning["tasks"]), replace(base, lr=lr, adapt_lr=lr))
@@ -264,10 +273,11 @@ class Run:
         return self.models / f"{name}-seed{seed}.pt"
 
     def settings_needed(self, methods: list[str]) -> list[str]:
-        """The settings a run of ``methods`` tunes: scratch's and fine-tuning's if any method is not LAM-PINN-based
-        (the calibration and the baselines need them), LAM-PINN's if any is."""
+        """The settings a run of ``methods`` tunes: scratch at B's always (the calibration, transfer's source and
+        LAM-PINN's warm start use it), scratch at B/10's and fine-tuning's if any method is not LAM-PINN-based,
+        LAM-PINN's if any is."""
         lam = [isinstance(get_method(m), LAMPINNMethod) for m in methods]
-        return [*(("scratch_full", "scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ())]
+        return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ())]
 
     def preparation(self, name: str, seed: int) -> list[tuple]:
         """The jobs still needed before ``name``'s network of ``seed`` exists and whose inputs are ready: its
@@ -276,7 +286,9 @@ class Run:
         if (name, seed) in self.failed or self.model(name, seed).exists():
             return []
         method = get_method(name)
-        if isinstance(method, LAMPINNMethod):
+        if isinstance(method, LAMPINNMethod):  # its warm start is pretrained as transfer's source: at scratch at B's choices
+            if not self.tuned("scratch_full"):
+                return []
             if name != "lampinn" and not self.model("lampinn", seed).exists():
                 return self.preparation("lampinn", seed)
             return [("prepare", name, seed)]
@@ -298,7 +310,20 @@ class Run:
         lr, factors = t["lr"][setting], {float(k): v for k, v in t["weight_mse"][setting].items()}
         todo = [("trial", setting, lr, float(f)) for f in TUNING_WEIGHTS if float(f) not in factors]
         nxt = next_factor(factors, tuple(t["weight_range"]))
-        return todo or ([("trial", setting, lr, nxt)] if nxt is not None else [])
+        if todo or nxt is not None:
+            return todo or [("trial", setting, lr, nxt)]
+        return self._gate_trials() if setting == "lampinn" else []
+
+    def _gate_trials(self) -> list[tuple]:
+        """LAM-PINN's tuning after its rate and weight sweeps: fine-tuning's chosen rate and weights (once chosen, if this
+        run tunes them) against the sweeps' pair, then the gates' rates of :data:`TUNING_GATE_LRS` at the better pair."""
+        t, pair = self.tuning, self.tuning.get("pair", {}).get("lampinn", {})
+        if "chosen" not in pair:  # waiting for fine-tuning's choice, or measuring it
+            ft = "finetune" in t["weight"]
+            return [("trial", "lampinn", t["lr"]["finetune"], t["weight"]["finetune"], DEFAULT_GATE_LR)] if ft else []
+        lr, factor = pair[pair["chosen"]]["lr"], pair[pair["chosen"]]["weight"]
+        gates = t.get("gate_mse", {}).get("lampinn", {})
+        return [("trial", "lampinn", lr, factor, g) for g in TUNING_GATE_LRS if str(g) not in gates]
 
     def jobs(self, methods: list[str]) -> list[tuple]:
         """Every job not done yet whose inputs are ready, most urgent first: tuning (every other job waits for it),
@@ -307,7 +332,7 @@ class Run:
         names = self.settings_needed(methods)
         for setting in names:
             jobs += self.trials(setting)
-        if "scratch_full" in names and "_calibration" not in self.done and self.tuned("scratch_full"):
+        if "finetune" in names and "_calibration" not in self.done and self.tuned("scratch_full"):  # baselines run
             jobs.append(("calibrate",))
         tasks: list[tuple] = []
         for method in methods:
@@ -331,7 +356,7 @@ class Run:
         if self.cpu_timed:
             self.done["_cpu_seconds"] = self.done.get("_cpu_seconds", 0.0) + out["cpu_seconds"]
         if kind == "trial":
-            self._record_trial(*args, value, out["seconds"], progress)
+            self._record_trial(*args[:3], args[3] if len(args) > 3 else None, value, out["seconds"], progress, methods)
         elif kind == "calibrate":
             self.done["_calibration"] = {**value, "seconds": out["seconds"]}
         elif kind == "prepare":
@@ -366,10 +391,13 @@ class Run:
                     self.done.setdefault(key, {"diverged": True, "seconds": 0.0,
                                                "message": f"preparing {method} diverged: {message}"})
 
-    def _record_trial(self, setting: str, lr: float, factor: float, mse: float | None, seconds: float,
-                      progress: bool) -> None:
+    def _record_trial(self, setting: str, lr: float, factor: float, gate_lr: float | None, mse: float | None,
+                      seconds: float, progress: bool, methods: list[str]) -> None:
         t = self.tuning
         t["seconds"][setting] = t["seconds"].get(setting, 0.0) + seconds
+        if gate_lr is not None:  # LAM-PINN's last phases (:meth:`_gate_trials`)
+            self._record_gate_trial(lr, factor, gate_lr, mse, progress)
+            return
         if setting not in t["lr"]:  # a rate, at factor 1
             rates = t["mse"].setdefault(setting, {})
             rates[str(lr)] = mse
@@ -383,10 +411,39 @@ class Run:
             factors = {float(k): v for k, v in t["weight_mse"][setting].items()}
             if all(float(f) in factors for f in TUNING_WEIGHTS) and next_factor(factors, tuple(t["weight_range"])) is None:
                 t["weight_mse"][setting] = ordered = {str(f): factors[f] for f in sorted(factors)}
-                t["weight"][setting] = float(min(ordered, key=lambda f: _score(ordered[f])))
+                best = float(min(ordered, key=lambda f: _score(ordered[f])))
+                if setting == "lampinn":  # then fine-tuning's pair, then the gates' rate
+                    sweep = {"lr": t["lr"][setting], "weight": best, "mse": ordered[str(best)]}
+                    t.setdefault("pair", {})["lampinn"] = {"sweep": sweep}
+                    if "finetune" not in self.settings_needed(methods):
+                        self._record_gate_trial(None, None, None, None, progress)
+                    return
+                t["weight"][setting] = best
                 if progress:
                     print(f"{self.family.name} tuned {setting}: rate {t['lr'][setting]:g}, weight factor "
                           f"{t['weight'][setting]:g}", flush=True)
+
+    def _record_gate_trial(self, lr: float | None, factor: float | None, gate_lr: float | None, mse: float | None,
+                           progress: bool) -> None:
+        """Record a trial of LAM-PINN's last phases: fine-tuning's pair (``lr``, ``factor``) at the published gates'
+        rate, or one gates' rate at the chosen pair (all ``None``: this run tunes no fine-tuning to compare with)."""
+        t = self.tuning
+        pair, gates = t["pair"]["lampinn"], t.setdefault("gate_mse", {}).setdefault("lampinn", {})
+        if "chosen" not in pair:
+            pair["finetune"] = None if lr is None else {"lr": lr, "weight": factor, "mse": mse}
+            better = pair["finetune"] is not None and _score(mse) < _score(pair["sweep"]["mse"])
+            pair["chosen"] = "finetune" if better else "sweep"
+            gates[str(DEFAULT_GATE_LR)] = pair[pair["chosen"]]["mse"]
+        else:
+            gates[str(gate_lr)] = mse
+        if all(str(g) in gates for g in TUNING_GATE_LRS):
+            t["gate_mse"]["lampinn"] = ordered = {str(g): gates[str(g)] for g in TUNING_GATE_LRS}
+            t.setdefault("gate_lr", {})["lampinn"] = float(min(ordered, key=lambda g: _score(ordered[g])))
+            chosen = pair[pair["chosen"]]
+            t["lr"]["lampinn"], t["weight"]["lampinn"] = chosen["lr"], chosen["weight"]
+            if progress:
+                print(f"{self.family.name} tuned lampinn: rate {chosen['lr']:g}, weight factor {chosen['weight']:g} "
+                      f"({pair['chosen']}'s), gates' rate {t['gate_lr']['lampinn']:g}", flush=True)
 
     # ---- the run -------------------------------------------------------------------------------------
     def run(self, methods: list[str], progress: bool = True, pool: cf.Executor | None = None, slots: int = 1,
@@ -561,8 +618,8 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
         raise fail(path, "_workers", workers, "a list of the executors of the run's stretches")
     if "_tuning" in done:
         t = mapping(path, "_tuning", done["_tuning"], required={"lr", "weight"})
-        for what in ("lr", "weight"):
-            for k, v in mapping(path, f"_tuning.{what}", t[what]).items():
+        for what in ("lr", "weight", "gate_lr"):
+            for k, v in mapping(path, f"_tuning.{what}", t.get(what, {})).items():
                 if k not in SETTINGS:
                     raise fail(path, f"_tuning.{what}", k, "one of " + ", ".join(SETTINGS))
                 number(path, f"_tuning.{what}.{k}", v, 1e-12)

@@ -4,6 +4,7 @@
     lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
+    lampinn meta-validation-tuned RESULT.json --out FILE.jsonl --candidates ... [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
 """
 from __future__ import annotations
 
@@ -101,6 +102,21 @@ def _meta_validation(args: argparse.Namespace) -> None:
     print(f"{args.out}: {len(rows)} rows for {args.family} at these sizes")
 
 
+def _meta_validation_tuned(args: argparse.Namespace) -> None:
+    from .health import record_tuned
+    from .nn import check_device
+    from .results import load
+
+    check_device(args.device)
+    path = os.path.abspath(args.result)
+    result = load(os.path.basename(path).removesuffix(".json"), os.path.dirname(path))
+    if "tuning" not in result or "finetune" not in result["tuning"].get("weight", {}):
+        raise ValueError(f"{args.result} has no tuning of scratch and fine-tuning; expected a benchmark run's result")
+    rows = record_tuned(result, args.out, args.candidates, args.seeds, args.device, workers=args.workers or cores(),
+                        scheduler=args.scheduler)
+    print(f"{args.out}: {len(rows)} rows for {result['family']} under this run's tuning")
+
+
 def _executor_options(command: argparse.ArgumentParser) -> None:
     """Where a command's independent jobs run (:mod:`lampinn.executor`)."""
     where = command.add_mutually_exclusive_group()
@@ -161,6 +177,19 @@ def parser() -> argparse.ArgumentParser:
                      help="collocation points, instead of the mode's (the committed record keeps 1000 for every family)")
     _executor_options(val)
     val.set_defaults(run=_meta_validation)
+
+    from .health import TUNED_CANDIDATES
+
+    tv = sub.add_parser("meta-validation-tuned", help="meta-validation as a benchmark run would run LAM-PINN: transfer's "
+                                                       "start, its tuned baseline, the rate it would tune; per seed")
+    tv.add_argument("result", help="a benchmark run's FAMILY.json (its tuning of scratch and fine-tuning is used)")
+    tv.add_argument("--out", required=True, help="the .jsonl file to append to (rows already there are not rerun)")
+    tv.add_argument("--candidates", nargs="+", choices=list(TUNED_CANDIDATES), required=True, metavar="NAME",
+                    help=f"some of: {', '.join(TUNED_CANDIDATES)}")
+    tv.add_argument("--seeds", type=_positive, default=3)
+    tv.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    _executor_options(tv)
+    tv.set_defaults(run=_meta_validation_tuned)
 
     head = sub.add_parser("headline", help="print the headline table of the committed results, or regenerate the "
                                             "generated blocks (headline, provenance) of some Markdown files")

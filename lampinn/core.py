@@ -44,7 +44,8 @@ _ALLOWED = {
     "lr": (float, 0, 10, True), "stage1_lr": (float, 0, 10, True), "gate_lr": (float, 0, 10, False),
     "stage2_lr": (float, 0, 10, True), "adapt_lr": (float, 0, 10, True), "adapt_gate_lr": (float, 0, 10, False),
     "dropout": (float, 0, 1, False), "affinity_fraction": (float, 0, 1, True), "closed_gate": (float, 0, 1, False),
-    "meta_weight_factor": (float, 0, 1e6, True), "meta_weight_decay": (float, 0, 1e3, False),
+    "meta_weight_factor": (float, 0, 1e6, True), "warm_weight_factor": (float, 0, 1e6, True),
+    "meta_weight_decay": (float, 0, 1e3, False),
     "stage1_step": (float, 0, 1, True), "meta_decay": (float, 0, 100, False),
 }
 
@@ -113,7 +114,8 @@ class LAMPINNConfig:
     adapt_gate_lr: float = 0.3  # gates when adapting (published: 0.3)
     # ---- The run: the protocol shared with the baselines (:meth:`protocol`) ----------------------------------------
     budget: int = 2000  # B, from-scratch Adam iterations; adaptation gets B // 10 (published: 1,000 adapting epochs)
-    lr: float = 1e-3  # the protocol's Adam rate: pretraining and the affinity sessions
+    lr: float = 1e-3  # the protocol's Adam rate: pretraining and the affinity sessions (the benchmark: scratch at B's)
+    warm_weight_factor: float = 1.0  # factor on the constraint terms' weights in pretraining and the affinity sessions
     n_interior: int = 2000  # interior collocation points (published, elasticity: 10,000)
     n_boundary: int = 200  # points on each boundary set (published, elasticity: 500 per edge)
     seed: int = 0  # every random choice of meta-training and adaptation
@@ -132,7 +134,7 @@ class LAMPINNConfig:
     slope: bool = False  # add the loss curve's log-slope to the affinity features (chapter 5)
     stage2_balance: bool = False  # divide each task's stage-2 loss by its value at the round's start
     term_balance: bool = False  # divide each loss term by its value at the start of each pretraining / stage-1 task
-    meta_weight_factor: float = 1.0  # factor on the constraint terms' weights while meta-training (not adapting)
+    meta_weight_factor: float = 1.0  # factor on the constraint terms' weights in stages 1 and 2 (chosen on meta-validation)
 
     def __post_init__(self) -> None:
         _check_config(self)
@@ -195,9 +197,10 @@ class LAMPINN:
 
         start = time.perf_counter()
         session_iters = max(2, int(round(cfg.affinity_fraction * cfg.budget)))
-        if sessions is None:
-            source = pretrain(family, central_task(family)[None], protocol)[0]
-            sessions = learning_affinity(family, source, self.tasks, session_iters, protocol)
+        if sessions is None:  # the source is transfer's network when the protocol and weights are transfer's
+            warm = family.scaled(cfg.warm_weight_factor)
+            source = pretrain(warm, central_task(family)[None], protocol)[0]
+            sessions = learning_affinity(warm, source, self.tasks, session_iters, protocol)
         elif sessions.curves.shape != (len(self.tasks), session_iters) or not np.allclose(sessions.tasks, self.tasks):
             raise ValueError(f"the given sessions have curves of shape {sessions.curves.shape}; expected "
                              f"{(len(self.tasks), session_iters)} on this family's training tasks")
@@ -223,7 +226,8 @@ class LAMPINN:
         losses = [self._loss(self.tasks[t], balance=cfg.term_balance) for t in warm]
         calls = itertools.count()
         self.history["pretrain"] = train(self.model, lambda m: losses[next(calls) % len(losses)](m),
-                                         weights=self._meta_weights(), iters=cfg.budget, lr=cfg.lr, device=cfg.device,
+                                         weights=family.scaled(cfg.warm_weight_factor).loss_weights, iters=cfg.budget,
+                                         lr=cfg.lr, device=cfg.device,
                                          progress=progress, post_step=self._decay(cfg.lr))
         for p in self.model.basis.parameters():
             p.requires_grad_(False)
@@ -261,7 +265,7 @@ class LAMPINN:
         return balanced
 
     def _meta_weights(self) -> dict[str, float]:
-        """The loss weights of meta-training: the family's, constraint terms times ``meta_weight_factor``."""
+        """The loss weights of stages 1 and 2: the family's, constraint terms times ``meta_weight_factor``."""
         return self.family.scaled(self.config.meta_weight_factor).loss_weights
 
     def _decay(self, lr: float) -> Callable[[], None] | None:
@@ -461,7 +465,7 @@ CHECKPOINT_KEYS = {"format", "version", "family", "config", "model", "tasks", "r
 FORMATS = {"lampinn-lampinn-1": CHECKPOINT_KEYS, "lampinn-lampinn-2": CHECKPOINT_KEYS | {"sha256"}}
 #: Configuration fields added after format 1, with the value every format-1 file was run with: such a file may lack
 #: them, and then takes these values (not the current defaults).
-LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
+LATER_FIELDS = {"meta_weight_decay": 0.0, "meta_weight_factor": 1.0, "warm_weight_factor": 1.0, "stage2_balance": False, "term_balance": False,
                 "output_scale": False, "normalize_features": False, "warm_start": "central", "stage1_step": 1.0,
                 "meta_decay": 0.0, "stage2_last": False, "plateau": False, "balanced_visits": False}
 MODEL_KEYS = {"in_dim", "out_dim", "n_clusters", "width", "meta_depth", "dropout", "input_bounds"}

@@ -25,7 +25,7 @@ from .core import LAMPINN
 from .executor import executor, run_jobs
 from .files import lock
 from .methods import get_method, run
-from .pde import Family, evaluate
+from .pde import Family, evaluate, get_family
 from .protocol import Protocol
 from .provenance import provenance
 from .results import BASELINE
@@ -178,6 +178,16 @@ LABELS = {
 CHOICES = ("full-step", "step-0.3", "step-0.1", "step-0.3-decay", "step-0.3-decay-0.3")
 #: A meta network is called healthy when every layer has a saturated share below this.
 HEALTHY = 0.1
+#: In a candidate's changes, "the loss-weight factor the benchmark chose for scratch at B" (resolved per family).
+SCRATCH_WEIGHTS = "scratch_full"
+#: The candidates of the tuned meta-validation (:func:`record_tuned`): every one starts where transfer starts and
+#: adapts at the rate the benchmark would tune for it; they differ in the stage-1 step and in the loss weights of
+#: stages 1 and 2 (the family's own, or scratch at B's tuned ones); ``no-meta`` skips stages 1 and 2.
+TUNED_CANDIDATES = {
+    **{name: CANDIDATES[name] for name in CHOICES},
+    **{f"{name}-scratch-weights": {**CANDIDATES[name], "meta_weight_factor": SCRATCH_WEIGHTS} for name in CHOICES},
+    "no-meta": {"stage1_iters": 0, "stage2_iters": 0},
+}
 
 
 def choose(rows: dict[str, dict], candidates: tuple[str, ...] = CHOICES) -> str:
@@ -281,6 +291,103 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
         return rows()
 
 
+def record_tuned(result: dict, out, candidates: list[str], seeds: int = 3, device: str | None = None,
+                 progress: bool = True, workers: int = 1, scheduler: str | None = None) -> list[dict]:
+    """Meta-validation as the benchmark ``result`` (a committed run's file) would run LAM-PINN, one row per candidate of
+    :data:`TUNED_CANDIDATES` and seed, appended to ``out`` (rows already there are kept, not rerun).
+
+    Each candidate starts where transfer starts (pretraining and affinity sessions at scratch at B's tuned rate and
+    weights), adapts with fine-tuning's tuned loss weights at the rate of :data:`lampinn.benchmark.TUNING_LRS` with the
+    lowest mean MSE on the benchmark's tuning tasks (as the benchmark tunes LAM-PINN's), and is scored on the held-out
+    tasks; the baseline is fine-tuning as the run tuned it (:func:`lampinn.results.baseline_as_run`), per seed. Every
+    task is a training task. :func:`aggregate` averages the seeds for :func:`choose`.
+    """
+    unknown = [n for n in candidates if n not in TUNED_CANDIDATES]
+    if unknown:
+        raise ValueError(f"unknown candidate {unknown[0]!r}; expected some of: {', '.join(TUNED_CANDIDATES)}")
+    family, s, t = get_family(result["family"]), result["sizes"], result["tuning"]
+    tuned = {"scratch_full": [t["lr"]["scratch_full"], t["weight"]["scratch_full"]],
+             "finetune": [t["lr"]["finetune"], t["weight"]["finetune"]]}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+
+    def rows() -> list[dict]:
+        if not os.path.exists(out):
+            return []
+        with open(out) as fh:
+            return [r for r in map(json.loads, fh) if r["sizes"] == s and r["tuned"] == tuned]
+
+    with lock(os.path.dirname(os.path.abspath(out)), os.path.basename(out)):
+        done = {(r["candidate"], r["seed"]) for r in rows()}
+        jobs = {}
+        for seed in range(seeds):
+            if (BASELINE, seed) not in done:
+                jobs[(BASELINE, seed)] = (_baseline_row, result, seed, device)
+            for name in candidates:
+                if (name, seed) not in done:
+                    changes = {k: t["weight"]["scratch_full"] if v == SCRATCH_WEIGHTS else v
+                               for k, v in TUNED_CANDIDATES[name].items()}
+                    jobs[(name, seed)] = (_tuned_row, family, s, tuned, changes, seed, device)
+        with executor(workers, scheduler) as (pool, slots, _):
+            for (name, seed), res in run_jobs(pool, slots, jobs):
+                row = {"family": family.name, "mode": result["mode"], "sizes": s, "held_out": list(VALIDATION_TASKS),
+                       "tuned": tuned, "candidate": name, "seed": seed, **res["value"],
+                       "provenance": provenance(result["mode"], 1, res["seconds"], device, res["cpu_seconds"])}
+                with open(out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                if progress:
+                    print(f"{family.name} {name} seed {seed}: score {row['score']:.3g}", flush=True)
+        return rows()
+
+
+def aggregate(rows: list[dict]) -> dict[str, dict]:
+    """The tuned meta-validation's rows (:func:`record_tuned`) per candidate, over seeds: ``score`` the mean of the
+    seeds' scores (``scores`` each), ``saturation`` each layer's largest share over seeds, ``seeds`` how many."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        out.setdefault(r["candidate"], []).append(r)
+    agg = {}
+    for name, rs in out.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        agg[name] = {"candidate": name, "seeds": len(rs), "scores": [r["score"] for r in rs],
+                     "score": float(np.mean([r["score"] for r in rs])), "changes": rs[0].get("changes", {})}
+        if "saturation" in rs[0]:
+            agg[name]["saturation"] = [max(v) for v in zip(*(r["saturation"] for r in rs))]
+            agg[name]["adapt_lr"] = [r["adapt_lr"] for r in rs]
+    return agg
+
+
+def _baseline_row(result: dict, seed: int, device: str | None) -> dict:
+    """Fine-tuning as the benchmark ``result`` tuned it, on the held-out tasks (a job of :func:`record_tuned`)."""
+    from .results import baseline_as_run
+
+    mse = baseline_as_run(result, "transfer", split(get_family(result["family"]))[1], seed, device)
+    return {"score": float(mse.mean()), "mse": mse.tolist()}
+
+
+def _tuned_row(family: Family, sizes: dict, tuned: dict, changes: dict, seed: int, device: str | None) -> dict:
+    """One candidate at one seed (a job of :func:`record_tuned`): meta-trained on the kept tasks from transfer's
+    start, its adaptation rate chosen on the tuning tasks, scored on the held-out ones."""
+    from .benchmark import TUNING_LRS, TUNING_TASKS
+
+    (lr, warm), (_, weight) = tuned["scratch_full"], tuned["finetune"]
+    protocol = Protocol(budget=sizes["budget"], lr=lr, n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"],
+                        seed=seed, device=device)
+    config = replace(get_method("lampinn").default_config(protocol, sizes), warm_weight_factor=warm, **changes)
+    train_tasks, val_tasks = split(family)
+    lam = LAMPINN(config).meta_train(family, tasks=train_tasks)
+    weighted, corners = family.scaled(weight), family.train_tasks()[list(TUNING_TASKS)]
+
+    def mse(rate: float, tasks: np.ndarray) -> np.ndarray:
+        adapting = replace(lam, family=weighted, config=replace(lam.config, adapt_lr=rate))
+        return np.array([evaluate(adapting.adapt(theta).model, family, theta)["mse"] for theta in tasks])
+
+    rates = {str(r): float(mse(r, corners).mean()) for r in TUNING_LRS}
+    rate = float(min(rates, key=rates.get))
+    val = mse(rate, val_tasks)
+    return {"changes": changes, "score": float(val.mean()), "mse": val.tolist(), "adapt_lr": rate, "rates": rates,
+            "k": lam.clustering.k, "saturation": [round(v, 3) for v in meta_saturation(lam)]}
+
+
 def _candidate_row(family: Family, config, path: str | None) -> dict:
     """Meta-validate one configuration (a job of :func:`record`): its score, each task's MSE, K, the saturation and
     the loss scales; the network saved at ``path`` if given."""
@@ -301,5 +408,6 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 
-__all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "choose", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
+__all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "SCRATCH_WEIGHTS", "TUNED_CANDIDATES", "aggregate", "choose",
+           "record_tuned", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
            "meta_saturation", "meta_validation", "record", "saturation", "split"]

@@ -45,6 +45,7 @@ ABLATIONS: dict[str, dict] = {
     "ablation_random_features": {"features": "random"},
     "ablation_fixed_routing": {"adapt_gate_lr": 0.0},
     "ablation_k1": {"n_clusters": 1},
+    "ablation_no_meta": {"stage1_iters": 0, "stage2_iters": 0},
 }
 #: LAM-PINN's meta-training per family, chosen by :func:`lampinn.health.choose` on ``results/meta_validation/``.
 META_VALIDATED: dict[str, dict] = {"burgers": {"stage1_step": 1.0}, "helmholtz": {"stage1_step": 0.3, "meta_decay": 0.3},
@@ -188,10 +189,12 @@ class LAMPINNMethod(Method):
         return Prepared(model, sum(model.seconds.values()), sum(model.iterations.values()))
 
     def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
-        """Adapt the meta-trained network to each task, with ``family``'s loss weights and, if the protocol
-        sets one, its ``adapt_lr`` (the benchmark's tuned rate)."""
+        """Adapt the meta-trained network to each task, with ``family``'s loss weights and, where the protocol
+        sets them, its ``adapt_lr`` and ``adapt_gate_lr`` (the benchmark's tuned rates; an ablation's own change of
+        the gates' rate wins)."""
         lam: LAMPINN = prepared.init
-        changes = {**self.changes, **({"adapt_lr": protocol.adapt_lr} if protocol.adapt_lr is not None else {})}
+        changes = {**({"adapt_gate_lr": protocol.adapt_gate_lr} if protocol.adapt_gate_lr is not None else {}),
+                   **self.changes, **({"adapt_lr": protocol.adapt_lr} if protocol.adapt_lr is not None else {})}
         lam = replace(lam, family=family, config=replace(lam.config, **changes))
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
         adapted = [lam.adapt(theta) for theta in thetas]
@@ -233,8 +236,9 @@ def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = No
                    device: str | None = None) -> Protocol:
     """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` (a
     benchmark run's, :class:`lampinn.benchmark.Run`) has them, each on its own: its pretraining's as ``lr``, its
-    adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only). Transfer's source is pretrained before
-    fine-tuning's rate is tuned from it."""
+    adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only, and its gates' as ``adapt_gate_lr``). Transfer's
+    source is pretrained before fine-tuning's rate is tuned from it; LAM-PINN's warm start takes scratch at B's
+    rate through its configuration (:meth:`lampinn.benchmark.Run.config`)."""
     p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
                  device=device)
     lr = tuning.get("lr", {})
@@ -244,6 +248,8 @@ def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = No
     pretraining = None if isinstance(m, LAMPINNMethod) else m.prepare_setting or m.setting
     if pretraining in lr:
         p = replace(p, lr=lr[pretraining])
+    if m.setting in tuning.get("gate_lr", {}):
+        p = replace(p, adapt_gate_lr=tuning["gate_lr"][m.setting])
     return replace(p, adapt_lr=lr[m.setting]) if m.setting in lr else p
 
 

@@ -36,6 +36,7 @@ class Protocol:
     budget: int = 2000
     lr: float = 1e-3
     adapt_lr: float | None = None  # Adam rate of every B/10 fine-tuning (None: ``lr``)
+    adapt_gate_lr: float | None = None  # LAM-PINN's gates' rate when adapting (None: its configuration's)
     n_interior: int = 2000
     n_boundary: int = 200
     seed: int = 0

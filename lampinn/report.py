@@ -101,8 +101,8 @@ def tuning_table(result: dict) -> str:
     rows = ["| setting | " + " | ".join(head) + " |", "|---" + "|--:" * len(head) + "|"]
     for what, label in SETTING_LABELS.items():
         cells = []
-        for key, choice, _ in sweeps:
-            chosen = tuning[choice][what]
+        for key, choice, _ in sweeps:  # LAM-PINN's sweeps chose a pair that fine-tuning's may then replace
+            chosen = tuning.get("pair", {}).get(what, {}).get("sweep", {choice: tuning[choice][what]})[choice]
             tried = {float(v): m for v, m in tuning[key][what].items()}
             if chosen not in tried:
                 raise ValueError(f"the tuning of {what} chose {choice} {chosen:g}, which it did not try "
@@ -110,8 +110,20 @@ def tuning_table(result: dict) -> str:
             cells += ["–" if v not in tried else f"**{tried[v]:.2g}**" if v == chosen else f"{tried[v]:.2g}"
                       for v in columns[key]]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
-    return ("Mean MSE on the four tuning (training) tasks, per Adam rate, then per factor on the loss weights "
+    text = ("Mean MSE on the four tuning (training) tasks, per Adam rate, then per factor on the loss weights "
             "at the chosen rate; **bold**: the value chosen.\n\n" + "\n".join(rows) + "\n")
+    pair = tuning.get("pair", {}).get("lampinn")
+    if pair is not None and "gate_lr" in tuning:
+        sweep, ft, gates = pair["sweep"], pair["finetune"], tuning["gate_mse"]["lampinn"]
+        text += (f"\nLAM-PINN's sweeps chose rate {_short(sweep['lr'])} and weights ×{_short(sweep['weight'])} "
+                 f"(MSE {sweep['mse']:.2g})"
+                 + (f"; fine-tuning's choice, rate {_short(ft['lr'])} and weights ×{_short(ft['weight'])}, "
+                    f"scored {ft['mse']:.2g} with LAM-PINN" if ft else "")
+                 + f": it adapts with {'fine-tuning' if pair['chosen'] == 'finetune' else 'its own sweeps'}'s. "
+                 + "At that pair, per gates' rate: "
+                 + ", ".join(f"{_short(float(g))}: {'diverged' if m is None else f'{m:.2g}'}" for g, m in gates.items())
+                 + f"; chosen {_short(tuning['gate_lr']['lampinn'])}.\n")
+    return text
 
 
 def paper_comparison(result: dict) -> str:
@@ -283,7 +295,7 @@ def measured(result: dict) -> dict:
     t = result.get("tuning", {})
     return {"tasks": {(split, m): (r["per_seed_mse"], r["per_task_rel_l2"]) for split in ("methods", "ood")
                       for m, r in result[split].items()},
-            "tuning": {k: t.get(k) for k in ("lr", "weight", "mse", "weight_mse")},
+            "tuning": {k: t.get(k) for k in ("lr", "weight", "mse", "weight_mse", "pair", "gate_lr", "gate_mse")},
             "calibration": result.get("calibration", {}).get("rel_l2")}
 
 

@@ -143,8 +143,8 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
             raise fail(path, "calibration.passed", c["passed"], "true or false")
     if "tuning" in result:
         t = mapping(path, "tuning", result["tuning"], required={"lr", "weight"})
-        for what in ("lr", "weight"):
-            for k, v in mapping(path, f"tuning.{what}", t[what]).items():
+        for what in ("lr", "weight", "gate_lr"):
+            for k, v in mapping(path, f"tuning.{what}", t.get(what, {})).items():
                 number(path, f"tuning.{what}.{k}", v, 1e-12)
     return result
 
@@ -159,12 +159,14 @@ def committed(folder: str | os.PathLike | None = None) -> list[dict]:
 
 
 def with_tuning(model: LAMPINN, tuning: dict) -> LAMPINN:
-    """A copy of ``model`` that adapts with the ``"lampinn"`` setting of a run's ``tuning`` (as is, if none)."""
+    """A copy of ``model`` that adapts with the ``"lampinn"`` setting of a run's ``tuning`` (as is, if none): its rate,
+    loss weights and, where the run tuned it, its gates' rate."""
     from dataclasses import replace
 
     if "lampinn" not in tuning.get("lr", {}):
         return model
-    return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"]),
+    gate = tuning.get("gate_lr", {}).get("lampinn", model.config.adapt_gate_lr)
+    return replace(model, config=replace(model.config, adapt_lr=tuning["lr"]["lampinn"], adapt_gate_lr=gate),
                    family=model.family.scaled(tuning["weight"]["lampinn"]))
 
 

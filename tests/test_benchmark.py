@@ -67,9 +67,17 @@ def check_tuning(tuning, family):
         limits = tuple(tuning.get("weight_range", (min(bm.TUNING_WEIGHTS), max(bm.TUNING_WEIGHTS))))
         assert list(rates) == [str(v) for v in bm.TUNING_LRS]
         assert bm.widen(lambda w: factors[str(w)], limits=limits) == factors  # a factor it would try but did not: KeyError
-        assert rates[str(tuning["lr"][name])] == min(rates.values())
-        assert factors[str(tuning["weight"][name])] == min(factors.values())
-        assert factors["1.0"] == rates[str(tuning["lr"][name])]  # the factor sweep runs at the chosen rate
+        # LAM-PINN's sweeps choose a pair that fine-tuning's may replace (a result from before keeps the sweeps')
+        sweep = tuning.get("pair", {}).get(name, {}).get("sweep", {"lr": tuning["lr"][name], "weight": tuning["weight"][name]})
+        assert rates[str(sweep["lr"])] == min(rates.values())
+        assert factors[str(sweep["weight"])] == min(factors.values())
+        assert factors["1.0"] == rates[str(sweep["lr"])]  # the factor sweep runs at the chosen rate
+    if "pair" in tuning:
+        pair, gates = tuning["pair"]["lampinn"], tuning["gate_mse"]["lampinn"]
+        chosen = pair[pair["chosen"]]
+        assert (tuning["lr"]["lampinn"], tuning["weight"]["lampinn"]) == (chosen["lr"], chosen["weight"])
+        assert pair["finetune"] is None or pair["finetune"]["weight"] == tuning["weight"]["finetune"]
+        assert gates[str(tuning["gate_lr"]["lampinn"])] == min(v for v in gates.values() if v is not None)
 
 
 def m_meta(result, method):
@@ -167,6 +175,14 @@ def test_full_method_list_on_burgers(tmp_path, small):
     # the committed model, loaded back, adapts as the run did: it reproduces the run's error
     lam = load_model("burgers", tmp_path)
     assert lam.config.adapt_lr == result["tuning"]["lr"]["lampinn"]
+    assert lam.config.adapt_gate_lr == result["tuning"]["gate_lr"]["lampinn"]
+    # LAM-PINN starts where transfer starts: its warm start and sessions at scratch at B's rate and weights
+    assert lam.config.lr == result["tuning"]["lr"]["scratch_full"]
+    assert lam.config.warm_weight_factor == result["tuning"]["weight"]["scratch_full"]
+    # without stages 1 and 2, the no-meta ablation is LAM-PINN's warm-started network, the same sessions and clusters
+    no_meta = lampinn.LAMPINN.load(models / "ablation_no_meta-seed0.pt")
+    assert no_meta.config.stage1_iters == no_meta.config.stage2_iters == 0 and no_meta.rounds == lam.rounds
+    assert np.array_equal(no_meta.sessions.curves, lam.sessions.curves)
     theta = lam.family.unseen_tasks()[3]
     again = lampinn.evaluate(lam.adapt(theta).model, lam.family, theta)["mse"]
     assert again == pytest.approx(result["methods"]["lampinn"]["per_task_mse"][3], rel=1e-5)
@@ -220,16 +236,18 @@ def test_a_run_in_one_mode_is_not_resumed_in_another(tmp_path):
 
 
 def test_tuning_waits_for_the_network_it_adapts_from(tmp_path):
-    """LAM-PINN's setting is tuned from its seed-0 network, fine-tuning's from transfer's, which waits for scratch at
-    B's rate and weights; scratch's settings start at once, each at the four rates first."""
+    """LAM-PINN's setting is tuned from its seed-0 network, fine-tuning's from transfer's; both networks wait for
+    scratch at B's rate and weights (LAM-PINN starts where transfer starts); scratch's settings start at once, each at
+    the four rates first."""
     run = bm.Run(lampinn.get_family("burgers"), "ci", tmp_path)
     run.done["_tuning"] = {"lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}, "weight_range": [1e-3, 1e3],
                            "tasks": [[0.1, 1.0, 0.0]]}
-    assert run.trials("lampinn") == [("prepare", "lampinn", 0)]
-    assert run.trials("finetune") == []  # transfer's network needs scratch_full's choices first
+    assert run.trials("lampinn") == [] and run.trials("finetune") == []  # both need scratch_full's choices first
     assert run.trials("scratch_full") == [("trial", "scratch_full", lr, 1.0) for lr in bm.TUNING_LRS]
+    assert run.settings_needed(["lampinn"]) == ["scratch_full", "lampinn"]
     run.done["_tuning"]["weight"]["scratch_full"] = 1.0
     assert run.trials("finetune") == [("prepare", "transfer", 0)]
+    assert run.trials("lampinn") == [("prepare", "lampinn", 0)]
     jobs = run.jobs(["zero", "lampinn", "ablation_k1"])
     assert jobs[:2] == [("trial", "scratch_adapt", 3e-4, 1.0), ("trial", "scratch_adapt", 1e-3, 1.0)]
     assert ("calibrate",) in jobs and ("prepare", "lampinn", 0) in jobs and ("prepare", "ablation_k1", 0) not in jobs
@@ -256,6 +274,45 @@ def test_the_tuning_as_jobs_makes_the_sweep_of_widen(tmp_path):
     assert t["weight_mse"]["scratch_adapt"] == bm.widen(lambda w: mse(1e-3, w))
     assert list(t["weight_mse"]["scratch_adapt"]) == ["0.1", "1.0", "10.0", "100.0", "1000.0"]
     assert t["seconds"]["scratch_adapt"] == 4 + 4.0 and run.done["_cpu_seconds"] == 8.0
+
+
+@pytest.mark.parametrize("finetune_wins", [False, True])
+def test_lampinn_tuning_weighs_finetunings_choice_then_the_gates(tmp_path, finetune_wins):
+    """After its rate and weight sweeps, LAM-PINN's setting waits for fine-tuning's choice, measures it against its own
+    pair, keeps the better, then sweeps the gates' rate at it; only then is it tuned."""
+    run = bm.Run(lampinn.get_family("burgers"), "ci", tmp_path)
+    (tmp_path / "burgers.models" / "lampinn-seed0.pt").write_bytes(b"")  # the network exists: the trials may start
+    run.done["_tuning"] = {"lr": {"finetune": 1e-2}, "weight": {"scratch_full": 1.0}, "mse": {}, "weight_mse": {},
+                           "seconds": {}, "weight_range": [1e-3, 1e3], "tasks": [[0.1, 1.0, 0.0]]}
+    gate_score = {0.03: 0.3, 0.1: 0.2, 0.3: None, 1.0: 0.25}
+
+    def mse(lr, factor, gate=None):
+        if gate == 0.3 and (lr, factor) == (1e-2, 10.0):  # fine-tuning's pair at the published gates' rate
+            return 0.05 if finetune_wins else 0.9
+        if gate not in (None, 0.3):
+            return gate_score[gate] * (0.1 if finetune_wins else 1.0)
+        return 0.4 + abs(math.log10(lr) + 3) + abs(math.log10(factor))  # best: rate 1e-3, factor 1
+
+    for _ in range(12):
+        for job in run.trials("lampinn"):
+            run.record(job, {"value": mse(*job[2:]), "seconds": 1.0, "cpu_seconds": 1.0}, ["lampinn", "transfer"], False)
+        if run.trials("lampinn") == [] and not run.tuned("lampinn"):  # waiting for fine-tuning's choice
+            assert "pair" in run.tuning and "finetune" not in run.tuning["weight"]
+            run.tuning["weight"]["finetune"] = 10.0
+    t = run.tuning
+    pair = t["pair"]["lampinn"]
+    assert pair["sweep"] == {"lr": 1e-3, "weight": 1.0, "mse": 0.4}
+    assert pair["finetune"] == {"lr": 1e-2, "weight": 10.0, "mse": 0.05 if finetune_wins else 0.9}
+    assert pair["chosen"] == ("finetune" if finetune_wins else "sweep")
+    assert list(t["gate_mse"]["lampinn"]) == [str(g) for g in bm.TUNING_GATE_LRS]
+    assert t["gate_mse"]["lampinn"]["0.3"] == pair[pair["chosen"]]["mse"]
+    if finetune_wins:
+        assert (t["lr"]["lampinn"], t["weight"]["lampinn"], t["gate_lr"]["lampinn"]) == (1e-2, 10.0, 0.1)
+    else:
+        assert (t["lr"]["lampinn"], t["weight"]["lampinn"], t["gate_lr"]["lampinn"]) == (1e-3, 1.0, 0.1)
+    protocol = run.protocol(0, "lampinn")
+    assert protocol.adapt_gate_lr == 0.1 and protocol.adapt_lr == t["lr"]["lampinn"]
+    assert run.tuned("lampinn") and run.trials("lampinn") == []
 
 
 @pytest.mark.parametrize(
@@ -291,10 +348,11 @@ def test_calibration_counts_the_tasks_below_the_threshold(monkeypatch):
 
 
 def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
-    """With --seeds 2 every method runs both seeds except an ablation, which runs ABLATION_SEEDS (1) and says so."""
-    assert bm.ABLATION_SEEDS == 1
+    """With --seeds 2 --ablation-seeds 1 every method runs both seeds except an ablation, which runs one and says so;
+    by default an ablation runs as many seeds as the run (up to ABLATION_SEEDS, 3)."""
+    assert bm.ABLATION_SEEDS == 3
     result = bm.benchmark("burgers", "ci", tmp_path, seeds=2, methods=["scratch_adapt", "ablation_fixed_routing"],
-                          progress=False)
+                          progress=False, ablation_seeds=1)
     state = json.loads((tmp_path / "burgers.partial.json").read_text())
     assert sum(k.startswith("scratch_adapt/1/") for k in state) == 20
     assert sum(k.startswith("ablation_fixed_routing/") for k in state) == 20  # seed 0 only
@@ -313,7 +371,8 @@ def test_ablations_run_at_most_ablation_seeds(tmp_path, small):
     with pytest.raises(ValueError, match="--ablation-seeds must be >= 1, got 0"):
         bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=0)
     assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=2, ablation_seeds=3).method_seeds("ablation_k1") == 2
-    assert parser().parse_args(["benchmark", "burgers", "--mode", "ci", "--out", "x"]).ablation_seeds == 1
+    assert parser().parse_args(["benchmark", "burgers", "--mode", "ci", "--out", "x"]).ablation_seeds == 3
+    assert bm.Run(lampinn.get_family("burgers"), "ci", tmp_path, seeds=3).method_seeds("ablation_no_meta") == 3
 
 
 def test_resume_refuses_a_network_meta_trained_with_other_settings(tmp_path, small, monkeypatch):

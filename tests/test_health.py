@@ -291,3 +291,57 @@ def test_record_runs_its_candidates_on_workers_with_the_same_rows(tmp_path, monk
 
     assert measured(one) == measured(two) and len(one) == 4
     assert one[-1]["candidate"] == two[-1]["candidate"] == "full-step" and one[-1]["same_as"] == "ours"
+
+
+def tiny_result(tmp_path):
+    """The committed Helmholtz result (its tuning) at tiny sizes, written where the CLI can read it."""
+    import json
+
+    from lampinn import results
+
+    committed = results.load("helmholtz")
+    r = {**committed, "mode": "ci", "provenance": {**committed["provenance"], "mode": "ci"},
+         "sizes": {"budget": 20, "n_interior": 60, "n_boundary": 20, "stage1": 2, "stage2": 1, "maml": 1, "reptile": 1}}
+    (tmp_path / "helmholtz.json").write_text(json.dumps(r))
+    return r
+
+
+def test_tuned_meta_validation_starts_as_transfer_adapts_at_the_tuned_rate_and_keys_seeds(tmp_path, monkeypatch):
+    """Every row is keyed by candidate and seed; candidates start at scratch at B's tuned rate and weights (stages at
+    scratch's weights where asked), adapt at the best rate on the tuning tasks, and the baseline is the run's tuned
+    fine-tuning; a second call reruns nothing; the seeds' mean is the score :func:`choose` reads."""
+    from lampinn.benchmark import TUNING_LRS
+    from lampinn.cli import main
+    from lampinn.results import BASELINE, baseline_as_run
+
+    result, out = tiny_result(tmp_path), tmp_path / "mv" / "helmholtz.tuned.jsonl"
+    t = result["tuning"]
+    configs = []
+    real = core.LAMPINN.meta_train
+
+    def spy(self, family, *args, **kw):
+        configs.append(self.config)
+        return real(self, family, *args, **kw)
+
+    monkeypatch.setattr(core.LAMPINN, "meta_train", spy)
+    rows = health.record_tuned(result, out, ["step-0.3-scratch-weights", "no-meta"], seeds=2, progress=False)
+    assert sorted((r["candidate"], r["seed"]) for r in rows) == sorted(
+        (c, s) for c in (BASELINE, "step-0.3-scratch-weights", "no-meta") for s in (0, 1))
+    assert all(c.lr == t["lr"]["scratch_full"] and c.warm_weight_factor == t["weight"]["scratch_full"] for c in configs)
+    assert {c.meta_weight_factor for c in configs} == {1.0, t["weight"]["scratch_full"]}
+    assert {(c.stage1_iters, c.seed) for c in configs if c.stage2_iters == 0} == {(0, 0), (0, 1)}
+    row = next(r for r in rows if r["candidate"] == "no-meta" and r["seed"] == 1)
+    assert list(row["rates"]) == [str(r) for r in TUNING_LRS] and row["adapt_lr"] == float(min(row["rates"], key=row["rates"].get))
+    assert row["score"] == pytest.approx(np.mean(row["mse"])) and row["changes"] == {"stage1_iters": 0, "stage2_iters": 0}
+    base = next(r for r in rows if r["candidate"] == BASELINE and r["seed"] == 1)
+    assert base["mse"] == pytest.approx(baseline_as_run(result, "transfer", health.split(lampinn.get_family("helmholtz"))[1], 1).tolist())
+    lines = out.read_text().count("\n")
+    assert main(["meta-validation-tuned", str(tmp_path / "helmholtz.json"), "--out", str(out), "--candidates",
+                 "no-meta", "--seeds", "2", "--workers", "1"]) == 0
+    assert out.read_text().count("\n") == lines  # every row was there
+    agg = health.aggregate(rows)
+    assert agg["no-meta"]["score"] == pytest.approx(np.mean([r["score"] for r in rows if r["candidate"] == "no-meta"]))
+    assert agg["no-meta"]["seeds"] == 2 and len(agg["no-meta"]["saturation"]) == 3
+    assert health.choose(agg, tuple(health.TUNED_CANDIDATES)) in ("step-0.3-scratch-weights", "no-meta")
+    with pytest.raises(ValueError, match="unknown candidate 'ours'"):
+        health.record_tuned(result, out, ["ours"])

@@ -321,3 +321,34 @@ def test_warm_start_pretrains_on_the_central_task_or_every_task_in_turn(warm_sta
     assert seen[:6] == pretraining
     with pytest.raises(ValueError, match="warm_start 'all' is not one of central, tasks"):
         LAMPINNConfig(warm_start="all")
+
+
+def test_the_warm_start_and_sessions_train_as_transfers_source(monkeypatch):
+    """With the protocol's rate and ``warm_weight_factor``, the affinity sessions start from transfer's network (the
+    same weights, bit for bit), the sessions and the warm start train with those weights, and stages 1 and 2 keep
+    ``meta_weight_factor``'s: LAM-PINN starts where transfer starts."""
+    import lampinn.core as core
+    from lampinn.methods import get_method
+
+    fam = lampinn.get_family("helmholtz")
+    cfg = replace(TINY, lr=3e-3, warm_weight_factor=100.0, meta_weight_factor=0.1, n_clusters=2)
+    sources, calls = [], []
+    real_sessions, real_train = core.learning_affinity, core.train
+
+    def sessions(family, source, tasks, iters, protocol):
+        sources.append((family.loss_weights, {k: v.clone() for k, v in source.state_dict().items()}, protocol.lr))
+        return real_sessions(family, source, tasks, iters, protocol)
+
+    def train(model, loss, **kw):
+        calls.append((kw.get("weights"), kw.get("lr")))
+        return real_train(model, loss, **kw)
+
+    monkeypatch.setattr(core, "learning_affinity", sessions)
+    monkeypatch.setattr(core, "train", train)
+    LAMPINN(cfg).meta_train(fam)
+    transfer = get_method("transfer").prepare(fam.scaled(100.0), replace(cfg.protocol(), lr=3e-3)).init
+    weights, state, lr = sources[0]
+    assert weights == fam.scaled(100.0).loss_weights and lr == 3e-3
+    assert all(torch.equal(state[k], v) for k, v in transfer.state_dict().items())
+    assert calls[0] == (fam.scaled(100.0).loss_weights, 3e-3)  # the warm start of the modular network
+    assert all(w == fam.scaled(0.1).loss_weights for w, _ in calls[1:])  # stages 1 and 2

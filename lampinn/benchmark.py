@@ -28,14 +28,19 @@ decade at a time while the best factor is the smallest or largest tried, up to :
 (:func:`next_factor`): a family whose best weighting lies outside the first three factors still gets it.
 The settings are scratch at B, scratch at B/10, fine-tuning at B/10 from the central-task network
 (transfer, MAML and Reptile adapt with it) and LAM-PINN's adaptation from its meta-trained network
-(its ablations adapt with it, so that only the ablated part differs). The transfer network is
-pretrained with scratch at B's rate and weights; MAML and Reptile meta-train with their own rates
-(chapter 4's) on the family weighted as fine-tuning is; LAM-PINN meta-trains with its configuration's
-rates and the family's own weights.
+(its ablations adapt with it, so that only the ablated part differs). LAM-PINN's setting then weighs
+fine-tuning's chosen rate and weights against its own sweeps' and keeps the better, and last tries the
+gates' rates of :data:`TUNING_GATE_LRS`. The transfer network is pretrained with scratch at B's rate and
+weights; MAML and Reptile meta-train with their own rates (chapter 4's) on the family weighted as
+fine-tuning is. LAM-PINN starts where transfer starts (:meth:`Run.config`): its affinity sessions start
+from transfer's very network and, like its modular network's warm start, train at scratch at B's rate
+and weights; stages 1 and 2 run at their configuration's rates with the weights meta-validation chose.
 
-The ablations reuse LAM-PINN's affinity sessions (they are identical: same budget, rate, points and
-seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
-network; their ``meta`` seconds count only what they recompute.
+The ablations reuse LAM-PINN's affinity sessions (they are identical: same budget, rate, weights, points
+and seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
+network; their ``meta`` seconds count only what they recompute. ``ablation_no_meta`` adapts LAM-PINN's
+warm-started modular network with stages 1 and 2 skipped: what meta-training adds is LAM-PINN's error
+against it.
 
 Methods (:data:`DEFAULT_METHODS`): scratch with B and with B/10; ``transfer`` pretrained on the
 central training task (chapter 3 measured it better than joint pretraining on Burgers); MAML

@@ -85,6 +85,26 @@ def loss_scales(family: Family, model, points: dict[str, torch.Tensor], tasks: n
     return {k: np.array(v) for k, v in out.items()}
 
 
+def weight_response(lam, family: Family, tasks: np.ndarray, factors: tuple[float, ...], lr: float) -> dict:
+    """How a meta-trained LAM-PINN's adaptation answers its loss weights: the mean MSE over ``tasks`` before any
+    adaptation (``start``), and after B/10 iterations at rate ``lr`` with ``family``'s constraint terms' weights times
+    each of ``factors`` (``mse``, by factor), with each term's weighted value at the last step (``terms``, mean over
+    tasks) and the unweighted residual at the first and the last step (``residual``, mean over tasks). A flat sweep
+    whose every factor ends above ``start`` is a network the adaptation cannot improve at those weights."""
+    tasks = np.atleast_2d(tasks)
+    fam = family
+    start = [evaluate(replace(lam, family=fam).adapt(t, iters=0).model, fam, t)["mse"] for t in tasks]
+    mse, terms, residual = {}, {}, {}
+    for f in factors:
+        weighted = fam.scaled(f)
+        runs = [replace(lam, family=weighted, config=replace(lam.config, adapt_lr=lr)).adapt(t) for t in tasks]
+        mse[f] = float(np.mean([evaluate(r.model, fam, t)["mse"] for r, t in zip(runs, tasks)]))
+        terms[f] = {k: float(np.mean([weighted.loss_weights.get(k, 1.0) * r.history.terms[k][-1] for r in runs]))
+                    for k in runs[0].history.terms}
+        residual[f] = [float(np.mean([r.history.terms["residual"][i] for r in runs])) for i in (0, -1)]
+    return {"start": float(np.mean(start)), "mse": mse, "terms": terms, "residual": residual}
+
+
 @dataclass
 class MetaValidation:
     """The meta-validation of one LAM-PINN configuration: the adapted MSE of every held-out task, the
@@ -410,4 +430,4 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
 
 __all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "SCRATCH_WEIGHTS", "TUNED_CANDIDATES", "aggregate", "choose",
            "record_tuned", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
-           "meta_saturation", "meta_validation", "record", "saturation", "split"]
+           "meta_saturation", "meta_validation", "record", "saturation", "split", "weight_response"]

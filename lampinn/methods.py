@@ -178,9 +178,9 @@ class LAMPINNMethod(Method):
         """The protocol's budget, rate, points, seed and device, with the stage lengths of ``sizes`` (default:
         the current mode's) and the meta-training settings :data:`META_VALIDATED` chose for ``family``, if any."""
         s = sizes or settings.sizes()
-        return LAMPINNConfig(budget=protocol.budget, lr=protocol.lr, n_interior=protocol.n_interior,
-                             n_boundary=protocol.n_boundary, stage1_iters=s["stage1"], stage2_iters=s["stage2"],
-                             seed=protocol.seed, device=protocol.device, **META_VALIDATED.get(family, {}))
+        run = dict(budget=protocol.budget, lr=protocol.lr, n_interior=protocol.n_interior, n_boundary=protocol.n_boundary,
+                   stage1_iters=s["stage1"], stage2_iters=s["stage2"], seed=protocol.seed, device=protocol.device)
+        return LAMPINNConfig(**{**run, **META_VALIDATED.get(family, {})})  # a choice of no meta-training wins
 
     def prepare(self, family: Family, protocol: Protocol, config: LAMPINNConfig | None = None, sessions=None) -> Prepared:
         """Meta-train (``sessions``: affinity sessions to reuse, as the benchmark's ablations do)."""

@@ -228,6 +228,32 @@ def meta_validation(family: str, folder: str | os.PathLike | None = None) -> dic
     return {row["candidate"]: row for row in rows if row["sizes"] == rows[-1]["sizes"]}
 
 
+def tuned_validation(family: str, folder: str | os.PathLike | None = None) -> dict[str, dict] | None:
+    """The committed tuned meta-validation of ``family`` (``results/meta_validation/FAMILY.tuned.jsonl``, written by
+    ``lampinn meta-validation-tuned``), averaged over seeds per candidate (:func:`lampinn.health.aggregate`); ``None``
+    where the family has none yet."""
+    import json
+
+    from .health import aggregate
+
+    path = results_dir(folder) / "meta_validation" / f"{family}.tuned.jsonl"
+    if not path.exists():
+        return None
+    rows = []
+    with open(path) as fh:
+        for i, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}: line {i} is not JSON") from None
+            mapping(f"{path}:{i}", "row", row, required={"candidate", "seed", "sizes", "tuned", "score", "mse", "provenance"})
+            number(f"{path}:{i}", "score", row["score"])
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return aggregate([r for r in rows if r["sizes"] == rows[-1]["sizes"] and r["tuned"] == rows[-1]["tuned"]])
+
+
 def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None = None,
                    device: str | None = None) -> LAMPINN:
     """The network meta-trained for meta-validation with setting ``candidate`` (on the 21 tasks it keeps)."""
@@ -236,5 +262,5 @@ def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None
     return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
 
 
-__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir",
+__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir", "tuned_validation",
            "with_tuning", "check_result"]

@@ -345,3 +345,17 @@ def test_tuned_meta_validation_starts_as_transfer_adapts_at_the_tuned_rate_and_k
     assert health.choose(agg, tuple(health.TUNED_CANDIDATES)) in ("step-0.3-scratch-weights", "no-meta")
     with pytest.raises(ValueError, match="unknown candidate 'ours'"):
         health.record_tuned(result, out, ["ours"])
+
+
+def test_weight_response_adapts_at_each_factor_of_the_familys_own_weights():
+    """The start is the network before any step; each factor scales the given family's constraint weights (not a
+    weighted family's again); every factor starts from the same residual."""
+    fam = lampinn.get_family("burgers")
+    lam = LAMPINN(LAMPINNConfig(**TINY, n_clusters=2, width=8)).meta_train(fam)
+    tasks = fam.train_tasks()[[0, 26]]
+    out = health.weight_response(replace(lam, family=fam.scaled(1000.0)), fam, tasks, (0.01, 1.0), 1e-3)
+    assert out["start"] == pytest.approx(np.mean([lampinn.evaluate(lam.adapt(t, iters=0).model, fam, t)["mse"] for t in tasks]))
+    direct = replace(lam, family=fam.scaled(0.01), config=replace(lam.config, adapt_lr=1e-3))
+    assert out["mse"][0.01] == pytest.approx(np.mean([lampinn.evaluate(direct.adapt(t).model, fam, t)["mse"] for t in tasks]))
+    assert out["residual"][0.01][0] == pytest.approx(out["residual"][1.0][0]) and set(out["terms"][1.0]) == set(fam.loss_weights)
+    assert out["mse"][0.01] != out["mse"][1.0]

@@ -138,6 +138,10 @@ def test_ablations_meta_train_with_their_change(lam, name):
         np.testing.assert_allclose(ablated.representation, representation(fam, fam.train_tasks(), None))
     elif name == "ablation_affinity_only":
         assert ablated.representation.shape == (27, lam.sessions.features(False).shape[1])
+    elif name == "ablation_no_meta":  # the same clusters and warm start; no stage 1 or 2 moved it
+        assert np.array_equal(ablated.clustering.labels, lam.clustering.labels) and ablated.rounds == lam.rounds
+        assert len(ablated.history["stage1"]) == len(ablated.history["stage2"]) == 0
+        assert ablated.iterations["meta_train"] == TINY_LAM.budget
     else:
         assert ablated.representation.shape == lam.representation.shape
         assert not np.allclose(ablated.representation, lam.representation)

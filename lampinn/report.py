@@ -70,6 +70,18 @@ def meta_validation_table(rows: dict[str, dict[str, dict]], candidates: tuple[st
     return "\n".join(lines) + "\n"
 
 
+def tuned_validation_table(agg: dict[str, dict]) -> str:
+    """One family's tuned meta-validation (:func:`lampinn.results.tuned_validation`) as a Markdown table: per candidate
+    (fine-tuning first), each seed's score, their mean, the largest saturated share and the adaptation rates chosen."""
+    lines = ["| setting | per seed | mean | largest saturated share | adaptation rate per seed |", "|---|---|--:|--:|---|"]
+    for name in (BASELINE, *sorted((c for c in agg if c != BASELINE), key=lambda c: agg[c]["score"])):
+        r = agg[name]
+        sat = f"{max(r['saturation']):.2f}" if "saturation" in r else "–"
+        rates = ", ".join(_short(v) for v in r["adapt_lr"]) if "adapt_lr" in r else "as tuned"
+        lines.append(f"| {name} | {', '.join(f'{v:.2g}' for v in r['scores'])} | {r['score']:.2e} | {sat} | {rates} |")
+    return "\n".join(lines) + "\n"
+
+
 def provenance_lines(result: dict) -> str:
     """How a result was made, in five lines: command, commit, machine, budget, points."""
     p = result["provenance"]
@@ -321,4 +333,4 @@ def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = No
 
 
 __all__ = ["BASELINES", "BLOCKS", "EXECUTOR_RUNS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "paper_comparison", "plot",
-           "plot_bars", "provenance_lines", "provenance_table", "executor_table", "measured", "step_table", "tuning_table", "update_blocks", "wins"]
+           "plot_bars", "provenance_lines", "provenance_table", "executor_table", "measured", "step_table", "tuning_table", "tuned_validation_table", "update_blocks", "wins"]

@@ -351,6 +351,8 @@ BAD_PARTIALS = {
     "tuning rate zero": partial(_tuning={**TUNING, "lr": {**TUNING["lr"], "scratch_full": 0.0}}),
     "tuning unknown setting": partial(_tuning={**TUNING, "weight": {"magic": 1.0}}),
     "tuning not an object": partial(_tuning=[1, 2]),
+    "tuning gates' rate negative": partial(_tuning={**TUNING, "gate_lr": {"lampinn": -0.3}}),
+    "tuning gates' rate of no setting": partial(_tuning={**TUNING, "gate_lr": {"magic": 0.3}}),
     "unknown underscore key": partial(_extra=1),
     "a list": "[1, 2]",
     "truncated": json.dumps(partial())[:40],

@@ -269,3 +269,14 @@ def test_meta_validation_table_and_reader(tmp_path):
     (folder / "burgers.jsonl").write_text("{\"candidate\": \"ours\"}\n")
     with pytest.raises(ValueError, match="lacks"):
         results.meta_validation("burgers", tmp_path)
+
+
+def test_tuned_validation_table_lists_fine_tuning_then_candidates_best_first():
+    from lampinn.results import BASELINE
+
+    agg = {BASELINE: {"scores": [0.02, 0.01], "score": 0.015},
+           "no-meta": {"scores": [0.01, 0.03], "score": 0.02, "saturation": [0.0, 0.2, 0.1], "adapt_lr": [1e-3, 3e-3]},
+           "step-0.1": {"scores": [0.004, 0.006], "score": 0.005, "saturation": [0.0, 0.05, 0.0], "adapt_lr": [1e-3, 1e-3]}}
+    lines = report.tuned_validation_table(agg).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == [f"| {BASELINE}", "| step-0.1", "| no-meta"]
+    assert lines[2].endswith("| 1.50e-02 | – | as tuned |") and lines[4].endswith("| 2.00e-02 | 0.20 | 1e-3, 3e-3 |")

@@ -104,9 +104,13 @@ def test_default_settings_follow_the_mode():
     assert (cfg.budget, cfg.lr, cfg.n_interior, cfg.n_boundary, cfg.seed, cfg.device) == (123, 5e-4, 77, 11, 3, "cpu")
     assert (cfg.stage1_iters, cfg.stage2_iters) == (settings.SIZES["default"]["stage1"], settings.SIZES["default"]["stage2"])
     # the family's meta-validated step; LAMPINNConfig's (the published full step) for any other family
-    helm = METHODS["lampinn"].default_config(Protocol(), family="helmholtz")
-    assert helm.stage1_step == methods.META_VALIDATED["helmholtz"]["stage1_step"] < 1
+    elas = METHODS["lampinn"].default_config(Protocol(), family="elasticity")
+    assert elas.stage1_step == methods.META_VALIDATED["elasticity"]["stage1_step"] < 1
     assert METHODS["lampinn"].default_config(Protocol(), family="mine").stage1_step == 1.0 == cfg.stage1_step
+    # a choice of no meta-training wins over the mode's stage lengths
+    helm = METHODS["lampinn"].default_config(Protocol(), family="helmholtz")
+    assert methods.META_VALIDATED["helmholtz"] == {"stage1_iters": 0, "stage2_iters": 0}
+    assert (helm.stage1_iters, helm.stage2_iters) == (0, 0)
 
 
 def test_meta_learners_set_their_own_order(monkeypatch):

@@ -35,6 +35,15 @@ class Stopwatch:
         return time.process_time() - self._cpu
 
 
+def shown_command(text: str) -> str:
+    """A command line as the book shows it: the ``lampinn`` command, whether it ran as the installed script
+    (``.../bin/lampinn ...``) or as ``python -m lampinn.cli`` (whose ``sys.argv[0]`` is the path of ``lampinn/cli.py``)."""
+    first, _, rest = text.partition(" ")
+    if first.endswith("lampinn") or first.replace("\\", "/").endswith("lampinn/cli.py"):
+        return f"lampinn {rest}".rstrip()
+    return text
+
+
 def provenance(mode: str, seeds: int, seconds: float, device: str | None, cpu_seconds: float | None = None) -> dict:
     """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds and,
     where the run recorded them, CPU seconds (``cpu_seconds``; absent from results made before they were)."""
@@ -47,11 +56,11 @@ def provenance(mode: str, seeds: int, seconds: float, device: str | None, cpu_se
     out = {"version": __version__, "git_commit": commit, "torch": torch.__version__,
            "device": f"{dev.type} ({platform.machine()}, {torch.get_num_threads()} threads)", "mode": mode,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "command": " ".join(["lampinn", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("lampinn") else " ".join(sys.argv),
+           "command": shown_command(" ".join(sys.argv)),
            "seeds": seeds, "seconds": seconds}
     if cpu_seconds is not None:
         out["cpu_seconds"] = cpu_seconds
     return out
 
 
-__all__ = ["Stopwatch", "provenance"]
+__all__ = ["Stopwatch", "provenance", "shown_command"]

@@ -13,6 +13,7 @@ import numpy as np
 
 from .files import atomic_write, read_json
 from .results import BASELINE, FAMILY_ORDER, PUBLISHED, committed, results_dir
+from .provenance import shown_command
 
 
 def _mse(m: dict, seeds: int = 1, fmt: str = ".3e") -> str:
@@ -86,7 +87,7 @@ def provenance_lines(result: dict) -> str:
     """How a result was made, in five lines: command, commit, machine, budget, points."""
     p = result["provenance"]
     return "\n".join([
-        f"command : {p['command']}",
+        f"command : {shown_command(p['command'])}",
         f"commit  : {p['git_commit'][:10]}   lampinn {p['version']}   torch {p['torch']}",
         f"machine : {p['device']}; {p['date']}; {p['seconds'] / 60:.1f} min in all",
         f"budget  : B = {result['budget']['full']} Adam iterations from scratch, B/10 = {result['budget']['adapt']} per adaptation",
@@ -246,7 +247,7 @@ def provenance_table(folder: str | os.PathLike | None = None) -> str:
     lines = ["| family | command | commit | device | torch | date | minutes |", "|---" * 7 + "|"]
     for r in committed(folder):
         p = r["provenance"]
-        lines.append(f"| {r['family']} | `{p['command']}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
+        lines.append(f"| {r['family']} | `{shown_command(p['command'])}` | {p['git_commit'][:10]} | {p['device']} | {p['torch']} | "
                      f"{p['date'][:16].replace('T', ' ')} UTC | {p['seconds'] / 60:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -266,7 +267,7 @@ def step_table(folder: str | os.PathLike | None = None) -> str:
                      f"{r['loss_backward_ms']:.2f} ms | {r['loss_backward_autograd_ms']:.2f} ms | {r['speedup']:.2f} | "
                      f"{r['ratio']:.1f} | {r['ratio_autograd']:.1f} |")
     p = step["provenance"]
-    lines += ["", f"Measured by `{p['command']}` at commit {p['git_commit'][:10]}, {p['device']}, torch {p['torch']}, "
+    lines += ["", f"Measured by `{shown_command(p['command'])}` at commit {p['git_commit'][:10]}, {p['device']}, torch {p['torch']}, "
                   f"{p['date'][:16].replace('T', ' ')} UTC; {step['sizes']['n_interior']} interior points and "
                   f"{step['sizes']['n_boundary']} per boundary part, the fastest of {step['sizes']['repeats']} rounds of "
                   f"{step['sizes']['calls']} calls."]

@@ -222,8 +222,13 @@ def test_tables_of_the_committed_results(committed, tmp_path):
             cells = row.strip("| ").split(" | ")
             assert cells[0] == report.SETTING_LABELS[setting]
             bold = [c.startswith("**") for c in cells[1:]]  # the chosen rate and the chosen factor, and only they
-            assert [float(v) for v, b in zip(rates, bold) if b] == [result["tuning"]["lr"][setting]]
-            assert [float(v) for v, b in zip(factors, bold[len(rates):]) if b] == [result["tuning"]["weight"][setting]]
+            t = result["tuning"]  # LAM-PINN's: its sweeps' pair, which fine-tuning's may have replaced
+            sweep = t.get("pair", {}).get(setting, {}).get("sweep", {"lr": t["lr"][setting], "weight": t["weight"][setting]})
+            assert [float(v) for v, b in zip(rates, bold) if b] == [sweep["lr"]]
+            assert [float(v) for v, b in zip(factors, bold[len(rates):]) if b] == [sweep["weight"]]
+        if "pair" in result["tuning"]:
+            pair = result["tuning"]["pair"]["lampinn"]
+            assert f"it adapts with {'fine-tuning' if pair['chosen'] == 'finetune' else 'its own sweeps'}'s" in tuning[-1]
         mse = {m: r["mean_mse"] for m, r in result["methods"].items()}
         comparison = report.paper_comparison(result)
         published = PUBLISHED[result["family"]]
@@ -280,3 +285,15 @@ def test_tuned_validation_table_lists_fine_tuning_then_candidates_best_first():
     lines = report.tuned_validation_table(agg).splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == [f"| {BASELINE}", "| step-0.1", "| no-meta"]
     assert lines[2].endswith("| 1.50e-02 | – | as tuned |") and lines[4].endswith("| 2.00e-02 | 0.20 | 1e-3, 3e-3 |")
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("/venv/bin/lampinn benchmark helmholtz --mode full", "lampinn benchmark helmholtz --mode full"),
+    ("/work/bench/lampinn/cli.py benchmark helmholtz --mode full", "lampinn benchmark helmholtz --mode full"),
+    ("lampinn headline", "lampinn headline"),
+    ("scripts/step_benchmark.py --out x", "scripts/step_benchmark.py --out x"),
+])
+def test_a_command_shows_as_the_lampinn_command_however_it_was_started(text, shown):
+    from lampinn.provenance import shown_command
+
+    assert shown_command(text) == shown

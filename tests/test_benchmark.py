@@ -384,6 +384,7 @@ def test_resume_refuses_a_network_meta_trained_with_other_settings(tmp_path, sma
         del state["lampinn/0/ood/9"]
         (tmp_path / "burgers.partial.json").write_text(json.dumps(state))
 
+    monkeypatch.setitem(methods.META_VALIDATED, "burgers", {"stage1_step": 1.0})
     bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)
     drop_a_task()
     bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)  # same settings: resumed

@@ -172,6 +172,8 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
 
     monkeypatch.setitem(settings.SIZES, "ci", {**settings.SIZES["ci"], "budget": 20, "n_interior": 60,
                                                "n_boundary": 20, "stage1": 2, "stage2": 1})
+    # the first record's choice for Burgers, the full step: "full-step" is then "ours" again (below)
+    monkeypatch.setitem(lampinn.methods.META_VALIDATED, "burgers", {"stage1_step": 1.0})
     out = tmp_path / "burgers.jsonl"
     fam = lampinn.get_family("burgers")
     rows = health.record(fam, "ci", str(out), ["ours", "previous"], progress=False, models=str(tmp_path / "m"))
@@ -185,8 +187,7 @@ def test_record_appends_each_candidate_once_with_its_provenance(tmp_path, monkey
     assert ours["score"] != previous["score"]  # the options change the meta-training
     again = health.record(fam, "ci", str(out), ["ours"], progress=False)  # done rows are kept, not rerun
     assert again == rows and len(out.read_text().splitlines()) == 3
-    # Burgers' chosen step is the full one: "full-step" is "ours" again, so its row repeats ours', not rerun
-    assert lampinn.methods.META_VALIDATED["burgers"] == {"stage1_step": 1.0}
+    # with the full step chosen, "full-step" is "ours" again, so its row repeats ours', not rerun
     twin = health.record(fam, "ci", str(out), ["full-step"], progress=False, models=str(tmp_path / "m"))[-1]
     assert twin == {**ours, "candidate": "full-step", "changes": {"stage1_step": 1.0}, "same_as": "ours"}
     assert (tmp_path / "m" / "full-step.pt").read_bytes() == (tmp_path / "m" / "ours.pt").read_bytes()

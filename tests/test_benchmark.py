@@ -110,8 +110,10 @@ def test_run_sizes_are_the_settings_table(tmp_path, monkeypatch):
     assert run.sizes["budget"] == 70 and run.sizes["n_interior"] == 90
     p = run.protocol(0)
     assert (p.budget, p.n_interior, p.n_boundary, p.adapt_budget) == (70, 90, settings.SIZES["ci"]["n_boundary"], 7)
-    lam = run.config(get_method("ablation_k1"), 2)
-    assert isinstance(lam, LAMPINNConfig) and (lam.budget, lam.n_interior, lam.stage1_iters, lam.seed) == (70, 90, 3, 2)
+    lam = run.config(get_method("ablation_k1"), 2)  # Helmholtz's choice, no stage 1 or 2, wins over the table's
+    assert isinstance(lam, LAMPINNConfig) and (lam.budget, lam.n_interior, lam.stage1_iters, lam.seed) == (70, 90, 0, 2)
+    elastic = bm.Run(lampinn.get_family("elasticity"), "ci", tmp_path / "changed")
+    assert elastic.config(get_method("lampinn"), 0).stage1_iters == 3
     assert lam.n_clusters is None  # the ablation's change is the method's to apply, not the run's configuration's
     assert run.config(get_method("maml"), 0).meta_iters == 4 and run.config(get_method("fomaml"), 0).meta_iters == 4
     assert run.config(get_method("reptile"), 0) == MetaConfig(meta_iters=2, meta_batch=5, inner_steps=20, inner_lr=1e-3, outer_lr=0.5)

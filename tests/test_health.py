@@ -282,6 +282,7 @@ def test_record_runs_its_candidates_on_workers_with_the_same_rows(tmp_path, monk
 
     monkeypatch.setitem(settings.SIZES, "ci", {**settings.SIZES["ci"], "budget": 20, "n_interior": 60,
                                                "n_boundary": 20, "stage1": 2, "stage2": 1})
+    monkeypatch.setitem(lampinn.methods.META_VALIDATED, "burgers", {"stage1_step": 1.0})  # "ours" is "full-step"
     fam = lampinn.get_family("burgers")
     names = ["ours", "full-step", "previous"]
     one = health.record(fam, "ci", str(tmp_path / "one.jsonl"), names, progress=False)

@@ -103,6 +103,10 @@ def _short(x: float) -> str:
     return text
 
 
+#: How the tuning table names the pair LAM-PINN adapts with.
+_PAIRS = {"finetune": "fine-tuning's pair", "sweep": "its own sweeps' pair"}
+
+
 def tuning_table(result: dict) -> str:
     """The run's tuning as a narrow Markdown table: each setting's mean MSE (2 significant digits) per Adam rate,
     then per factor on the loss weights at its chosen rate; the chosen value of each sweep in bold. The columns are
@@ -132,7 +136,7 @@ def tuning_table(result: dict) -> str:
                  f"(MSE {sweep['mse']:.2g})"
                  + (f"; fine-tuning's choice, rate {_short(ft['lr'])} and weights ×{_short(ft['weight'])}, "
                     f"scored {ft['mse']:.2g} with LAM-PINN" if ft else "")
-                 + f": it adapts with {'fine-tuning' if pair['chosen'] == 'finetune' else 'its own sweeps'}'s. "
+                 + f": it adapts with {_PAIRS[pair['chosen']]}. "
                  + "At that pair, per gates' rate: "
                  + ", ".join(f"{_short(float(g))}: {'diverged' if m is None else f'{m:.2g}'}" for g, m in gates.items())
                  + f"; chosen {_short(tuning['gate_lr']['lampinn'])}.\n")

@@ -228,7 +228,7 @@ def test_tables_of_the_committed_results(committed, tmp_path):
             assert [float(v) for v, b in zip(factors, bold[len(rates):]) if b] == [sweep["weight"]]
         if "pair" in result["tuning"]:
             pair = result["tuning"]["pair"]["lampinn"]
-            assert f"it adapts with {'fine-tuning' if pair['chosen'] == 'finetune' else 'its own sweeps'}'s" in tuning[-1]
+            assert f"it adapts with {report._PAIRS[pair['chosen']]}." in tuning[-1]
         mse = {m: r["mean_mse"] for m, r in result["methods"].items()}
         comparison = report.paper_comparison(result)
         published = PUBLISHED[result["family"]]

@@ -207,24 +207,11 @@ def meta_validation(family: str, folder: str | os.PathLike | None = None) -> dic
     Every row keeps the sizes it was measured at (``row["sizes"]``). Only the rows measured at the sizes of the
     file's last row are returned, so that one table never mixes two sizes (the committed rows are all at the
     benchmark's B = 1000 with 1000 points; the first ones ran as ``default`` mode, when it had those sizes)."""
-    import json
-
     path = results_dir(folder) / "meta_validation" / f"{family}.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; make it with: lampinn meta-validation {family} --mode full "
                                 f"--out {path} --models {path.with_suffix('.models')}")
-    rows: list[dict] = []
-    with open(path) as fh:
-        for i, line in enumerate(fh, 1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise ValueError(f"{path}: line {i} is not JSON") from None
-            mapping(f"{path}:{i}", "row", row, required={"candidate", "sizes", "score", "mse", "provenance"})
-            number(f"{path}:{i}", "score", row["score"])
-            rows.append(row)
-    if not rows:
-        raise ValueError(f"{path}: no rows")
+    rows = _record_rows(path, set())
     return {row["candidate"]: row for row in rows if row["sizes"] == rows[-1]["sizes"]}
 
 
@@ -232,13 +219,20 @@ def tuned_validation(family: str, folder: str | os.PathLike | None = None) -> di
     """The committed tuned meta-validation of ``family`` (``results/meta_validation/FAMILY.tuned.jsonl``, written by
     ``lampinn meta-validation-tuned``), averaged over seeds per candidate (:func:`lampinn.health.aggregate`); ``None``
     where the family has none yet."""
-    import json
-
     from .health import aggregate
 
     path = results_dir(folder) / "meta_validation" / f"{family}.tuned.jsonl"
     if not path.exists():
         return None
+    rows = _record_rows(path, {"seed", "tuned"})
+    return aggregate([r for r in rows if r["sizes"] == rows[-1]["sizes"] and r["tuned"] == rows[-1]["tuned"]])
+
+
+def _record_rows(path: Path, extra: set[str]) -> list[dict]:
+    """The rows of a meta-validation record (one JSON object per line), each with a candidate, its sizes, a numeric
+    score, its MSEs, its provenance and the ``extra`` keys; a one-line ``ValueError`` naming the line otherwise."""
+    import json
+
     rows = []
     with open(path) as fh:
         for i, line in enumerate(fh, 1):
@@ -246,12 +240,12 @@ def tuned_validation(family: str, folder: str | os.PathLike | None = None) -> di
                 row = json.loads(line)
             except json.JSONDecodeError:
                 raise ValueError(f"{path}: line {i} is not JSON") from None
-            mapping(f"{path}:{i}", "row", row, required={"candidate", "seed", "sizes", "tuned", "score", "mse", "provenance"})
+            mapping(f"{path}:{i}", "row", row, required={"candidate", "sizes", "score", "mse", "provenance"} | extra)
             number(f"{path}:{i}", "score", row["score"])
             rows.append(row)
     if not rows:
         raise ValueError(f"{path}: no rows")
-    return aggregate([r for r in rows if r["sizes"] == rows[-1]["sizes"] and r["tuned"] == rows[-1]["tuned"]])
+    return rows
 
 
 def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None = None,

@@ -1,5 +1,6 @@
 """The benchmark on an executor: the same numbers in one process, in two, and on a Dask cluster of two workers; a
 resumed run with another worker count; a worker that dies; a job that raises; the command-line options."""
+import functools
 import json
 import os
 
@@ -28,11 +29,11 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("executors")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(settings.SIZES, "ci", SMALL)
-        out = {"inline": bm.benchmark("burgers", "ci", folder / "inline", 2, METHODS, "cpu", False, workers=1),
-               "processes": bm.benchmark("burgers", "ci", folder / "processes", 2, METHODS, "cpu", False, workers=2)}
+        run = functools.partial(bm.benchmark, "burgers", "ci", seeds=2, methods=METHODS, device="cpu", progress=False,
+                                ablation_seeds=1)
+        out = {"inline": run(folder / "inline", workers=1), "processes": run(folder / "processes", workers=2)}
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            out["dask"] = bm.benchmark("burgers", "ci", folder / "dask", 2, METHODS, "cpu", False,
-                                       scheduler=cluster.scheduler_address)
+            out["dask"] = run(folder / "dask", scheduler=cluster.scheduler_address)
     return folder, out
 
 
@@ -62,7 +63,7 @@ def test_a_resumed_run_with_another_worker_count_finishes_with_the_same_numbers(
             (resumed / "burgers.models" / model.name).write_bytes(model.read_bytes())
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(settings.SIZES, "ci", SMALL)
-        again = bm.benchmark("burgers", "ci", resumed, 2, METHODS, "cpu", False, workers=1)
+        again = bm.benchmark("burgers", "ci", resumed, 2, METHODS, "cpu", False, ablation_seeds=1, workers=1)
     assert measured(again) == measured(out["processes"])
     assert again["provenance"]["workers"] == ["processes: 2", "inline"]
 

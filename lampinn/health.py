@@ -28,7 +28,7 @@ from .methods import get_method, run
 from .pde import Family, evaluate, get_family
 from .protocol import Protocol
 from .provenance import provenance
-from .results import BASELINE
+from .results import BASELINE, aggregate
 
 #: Rows of the 27-task training design held out by :func:`meta_validation`: the six tasks (a, b, c) with
 #: c = (a + b) mod 3 and a != b, so every level of every parameter appears twice, and the central task
@@ -320,7 +320,7 @@ def record_tuned(result: dict, out, candidates: list[str], seeds: int = 3, devic
     weights), adapts with fine-tuning's tuned loss weights at the rate of :data:`lampinn.benchmark.TUNING_LRS` with the
     lowest mean MSE on the benchmark's tuning tasks (as the benchmark tunes LAM-PINN's), and is scored on the held-out
     tasks; the baseline is fine-tuning as the run tuned it (:func:`lampinn.results.baseline_as_run`), per seed. Every
-    task is a training task. :func:`aggregate` averages the seeds for :func:`choose`.
+    task is a training task. :func:`lampinn.results.aggregate` averages the seeds for :func:`choose`.
     """
     unknown = [n for n in candidates if n not in TUNED_CANDIDATES]
     if unknown:
@@ -357,23 +357,6 @@ def record_tuned(result: dict, out, candidates: list[str], seeds: int = 3, devic
                 if progress:
                     print(f"{family.name} {name} seed {seed}: score {row['score']:.3g}", flush=True)
         return rows()
-
-
-def aggregate(rows: list[dict]) -> dict[str, dict]:
-    """The tuned meta-validation's rows (:func:`record_tuned`) per candidate, over seeds: ``score`` the mean of the
-    seeds' scores (``scores`` each), ``saturation`` each layer's largest share over seeds, ``seeds`` how many."""
-    out: dict[str, dict] = {}
-    for r in rows:
-        out.setdefault(r["candidate"], []).append(r)
-    agg = {}
-    for name, rs in out.items():
-        rs = sorted(rs, key=lambda r: r["seed"])
-        agg[name] = {"candidate": name, "seeds": len(rs), "scores": [r["score"] for r in rs],
-                     "score": float(np.mean([r["score"] for r in rs])), "changes": rs[0].get("changes", {})}
-        if "saturation" in rs[0]:
-            agg[name]["saturation"] = [max(v) for v in zip(*(r["saturation"] for r in rs))]
-            agg[name]["adapt_lr"] = [r["adapt_lr"] for r in rs]
-    return agg
 
 
 def _baseline_row(result: dict, seed: int, device: str | None) -> dict:
@@ -428,6 +411,6 @@ def finetune_validation(family: Family, protocol, held_out: tuple[int, ...] = VA
     return run("transfer", family, split(family, held_out)[1], protocol).mse
 
 
-__all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "SCRATCH_WEIGHTS", "TUNED_CANDIDATES", "aggregate", "choose",
+__all__ = ["CANDIDATES", "CHOICES", "HEALTHY", "LABELS", "SCRATCH_WEIGHTS", "TUNED_CANDIDATES", "choose",
            "record_tuned", "VALIDATION_TASKS", "MetaValidation", "finetune_validation", "loss_scales",
            "meta_saturation", "meta_validation", "record", "saturation", "split", "weight_response"]

@@ -217,15 +217,31 @@ def meta_validation(family: str, folder: str | os.PathLike | None = None) -> dic
 
 def tuned_validation(family: str, folder: str | os.PathLike | None = None) -> dict[str, dict] | None:
     """The committed tuned meta-validation of ``family`` (``results/meta_validation/FAMILY.tuned.jsonl``, written by
-    ``lampinn meta-validation-tuned``), averaged over seeds per candidate (:func:`lampinn.health.aggregate`); ``None``
+    ``lampinn meta-validation-tuned``), averaged over seeds per candidate (:func:`aggregate`); ``None``
     where the family has none yet."""
-    from .health import aggregate
-
     path = results_dir(folder) / "meta_validation" / f"{family}.tuned.jsonl"
     if not path.exists():
         return None
     rows = _record_rows(path, {"seed", "tuned"})
     return aggregate([r for r in rows if r["sizes"] == rows[-1]["sizes"] and r["tuned"] == rows[-1]["tuned"]])
+
+
+def aggregate(rows: list[dict]) -> dict[str, dict]:
+    """The tuned meta-validation's rows (:func:`lampinn.health.record_tuned`) per candidate, over seeds: ``score`` the
+    mean of the seeds' scores (``scores`` each), ``saturation`` each layer's largest share over seeds, ``seeds`` how
+    many; what :func:`lampinn.health.choose` reads."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        out.setdefault(r["candidate"], []).append(r)
+    agg = {}
+    for name, rs in out.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        agg[name] = {"candidate": name, "seeds": len(rs), "scores": [r["score"] for r in rs],
+                     "score": float(np.mean([r["score"] for r in rs])), "changes": rs[0].get("changes", {})}
+        if "saturation" in rs[0]:
+            agg[name]["saturation"] = [max(v) for v in zip(*(r["saturation"] for r in rs))]
+            agg[name]["adapt_lr"] = [r["adapt_lr"] for r in rs]
+    return agg
 
 
 def _record_rows(path: Path, extra: set[str]) -> list[dict]:
@@ -256,5 +272,5 @@ def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None
     return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
 
 
-__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir", "tuned_validation",
+__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir", "tuned_validation", "aggregate",
            "with_tuning", "check_result"]

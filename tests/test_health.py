@@ -314,7 +314,7 @@ def test_tuned_meta_validation_starts_as_transfer_adapts_at_the_tuned_rate_and_k
     fine-tuning; a second call reruns nothing; the seeds' mean is the score :func:`choose` reads."""
     from lampinn.benchmark import TUNING_LRS
     from lampinn.cli import main
-    from lampinn.results import BASELINE, baseline_as_run
+    from lampinn.results import BASELINE, aggregate, baseline_as_run
 
     result, out = tiny_result(tmp_path), tmp_path / "mv" / "helmholtz.tuned.jsonl"
     t = result["tuning"]
@@ -341,7 +341,7 @@ def test_tuned_meta_validation_starts_as_transfer_adapts_at_the_tuned_rate_and_k
     assert main(["meta-validation-tuned", str(tmp_path / "helmholtz.json"), "--out", str(out), "--candidates",
                  "no-meta", "--seeds", "2", "--workers", "1"]) == 0
     assert out.read_text().count("\n") == lines  # every row was there
-    agg = health.aggregate(rows)
+    agg = aggregate(rows)
     assert agg["no-meta"]["score"] == pytest.approx(np.mean([r["score"] for r in rows if r["candidate"] == "no-meta"]))
     assert agg["no-meta"]["seeds"] == 2 and len(agg["no-meta"]["saturation"]) == 3
     assert health.choose(agg, tuple(health.TUNED_CANDIDATES)) in ("step-0.3-scratch-weights", "no-meta")

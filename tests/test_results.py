@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 FAMILIES = ("burgers", "helmholtz", "elasticity")
 # the meta-trained network's mean relative L2 error over its 27 training tasks (LAMPINN.training_errors), measured once
-TRAINING_REL_L2 = {"burgers": 0.88, "helmholtz": 1.03, "elasticity": 0.31}
+TRAINING_REL_L2 = {"burgers": 0.68, "helmholtz": 1.03, "elasticity": 0.31}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

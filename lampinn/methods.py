@@ -50,8 +50,10 @@ ABLATIONS: dict[str, dict] = {
 #: LAM-PINN's meta-training per family, chosen by :func:`lampinn.health.choose` on ``results/meta_validation/``: on the
 #: tuned record (``FAMILY.tuned.jsonl``) where the family has one, else on the first. The tuned records of Burgers and
 #: Helmholtz chose no stage 1 or 2 at all: no meta-training setting adapted better than the warm-started network.
+#: Elasticity's chose the stage-1 step of 0.1 with stages 1 and 2 at scratch training's tuned loss weights.
 META_VALIDATED: dict[str, dict] = {"burgers": {"stage1_iters": 0, "stage2_iters": 0},
-                                   "helmholtz": {"stage1_iters": 0, "stage2_iters": 0}, "elasticity": {"stage1_step": 0.1}}
+                                   "helmholtz": {"stage1_iters": 0, "stage2_iters": 0},
+                                   "elasticity": {"stage1_step": 0.1, "meta_weight_factor": 0.001}}
 #: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses the network).
 ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
 

@@ -106,6 +106,7 @@ def test_default_settings_follow_the_mode():
     # the family's meta-validated step; LAMPINNConfig's (the published full step) for any other family
     elas = METHODS["lampinn"].default_config(Protocol(), family="elasticity")
     assert elas.stage1_step == methods.META_VALIDATED["elasticity"]["stage1_step"] < 1
+    assert elas.meta_weight_factor == methods.META_VALIDATED["elasticity"]["meta_weight_factor"] != 1.0
     assert METHODS["lampinn"].default_config(Protocol(), family="mine").stage1_step == 1.0 == cfg.stage1_step
     # a choice of no meta-training wins over the mode's stage lengths
     helm = METHODS["lampinn"].default_config(Protocol(), family="helmholtz")

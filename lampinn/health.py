@@ -152,9 +152,10 @@ _RELEASED = {"output_scale": False, "normalize_features": False, "meta_weight_de
              "stage1_iters": 200, "stage2_iters": 100, "stage1_step": 1.0}
 #: The meta-training settings compared by ``lampinn meta-validation`` (chapter 12's "released vs ours" table):
 #: changes to LAM-PINN's configuration at the run's sizes (:meth:`lampinn.methods.LAMPINNMethod.default_config`).
-#: "ours" is the family's chosen setting (:data:`lampinn.methods.META_VALIDATED`); every other one is a change to
-#: :class:`~lampinn.core.LAMPINNConfig`'s defaults and names its stage-1 step, since most were first run before the
-#: step was an option, at the published full step.
+#: "ours" is the family's setting in :data:`lampinn.methods.META_VALIDATED` when its row is made (in the committed
+#: records, that record's own choice; the tuned record, :func:`record_tuned`, chose the benchmark's since); every
+#: other one is a change to :class:`~lampinn.core.LAMPINNConfig`'s defaults and names its stage-1 step, since most
+#: were first run before the step was an option, at the published full step.
 CANDIDATES = {
     "ours": {},
     "full-step": {"stage1_step": 1.0},
@@ -233,7 +234,7 @@ def record(family: Family, mode: str, out, candidates: list[str] | None = None, 
     (with ``n_interior`` collocation points, if given) and append one JSON line per row to ``out``
     (``FAMILY.jsonl``), with its provenance. Rows already in ``out`` at the same sizes are kept, not rerun, whatever
     mode they ran under: the sizes, not the mode's name, make two rows comparable. A candidate whose configuration
-    equals a measured row's (``"ours"`` is the family's chosen setting, :data:`lampinn.methods.META_VALIDATED`) is
+    equals a measured row's (``"ours"`` is the family's setting in :data:`lampinn.methods.META_VALIDATED` at the time) is
     not rerun either: its row repeats that row's numbers and provenance, with ``same_as`` naming it. Returns every
     row at these sizes.
 

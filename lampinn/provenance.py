@@ -44,16 +44,31 @@ def shown_command(text: str) -> str:
     return text
 
 
-def provenance(mode: str, seeds: int, seconds: float, device: str | None, cpu_seconds: float | None = None) -> dict:
-    """Where a result came from: package, commit, torch, device, date, command, seeds, wall-clock seconds and,
-    where the run recorded them, CPU seconds (``cpu_seconds``; absent from results made before they were)."""
+def git_state(folder: str | Path | None = None) -> tuple[str, list[str]]:
+    """The commit checked out at ``folder`` (by default the package's own checkout) and the tracked files that differ
+    from it there, so that a run made from an edited checkout says so; ``("unknown", [])`` outside a git checkout."""
+    where = Path(folder) if folder is not None else Path(__file__).resolve().parent
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=where, timeout=10)
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip() or "unknown"
+        head = git("rev-parse", "HEAD")
+        if head.returncode or not head.stdout.strip():
+            return "unknown", []
+        status = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+        return "unknown", []
+    return head.stdout.strip(), sorted(line[3:] for line in status.stdout.splitlines() if line.strip())
+
+
+def provenance(mode: str, seeds: int, seconds: float, device: str | None, cpu_seconds: float | None = None) -> dict:
+    """Where a result came from: package, commit and the tracked files changed since it (``git_changed``; absent from
+    results made before it was recorded), torch, device, date, command, seeds, wall-clock seconds and, where the run
+    recorded them, CPU seconds (``cpu_seconds``; likewise)."""
+    commit, changed = git_state()
     dev = default_device(device)
-    out = {"version": __version__, "git_commit": commit, "torch": torch.__version__,
+    out = {"version": __version__, "git_commit": commit, "git_changed": changed, "torch": torch.__version__,
            "device": f"{dev.type} ({platform.machine()}, {torch.get_num_threads()} threads)", "mode": mode,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "command": shown_command(" ".join(sys.argv)),
@@ -63,4 +78,4 @@ def provenance(mode: str, seeds: int, seconds: float, device: str | None, cpu_se
     return out
 
 
-__all__ = ["Stopwatch", "provenance", "shown_command"]
+__all__ = ["Stopwatch", "git_state", "provenance", "shown_command"]

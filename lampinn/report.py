@@ -83,12 +83,17 @@ def tuned_validation_table(agg: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _changed(p: dict) -> str:
+    """The files a run's checkout had changed since its commit, as the provenance lines show them (none: nothing)."""
+    return f" with uncommitted changes to {', '.join(p['git_changed'])}" if p.get("git_changed") else ""
+
+
 def provenance_lines(result: dict) -> str:
     """How a result was made, in five lines: command, commit, machine, budget, points."""
     p = result["provenance"]
     return "\n".join([
         f"command : {shown_command(p['command'])}",
-        f"commit  : {p['git_commit'][:10]}   lampinn {p['version']}   torch {p['torch']}",
+        f"commit  : {p['git_commit'][:10]}{_changed(p)}   lampinn {p['version']}   torch {p['torch']}",
         f"machine : {p['device']}; {p['date']}; {p['seconds'] / 60:.1f} min in all",
         f"budget  : B = {result['budget']['full']} Adam iterations from scratch, B/10 = {result['budget']['adapt']} per adaptation",
         f"points  : {result['sizes']['n_interior']} interior, {result['sizes']['n_boundary']} boundary"])

@@ -127,6 +127,9 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
     number(path, "provenance.seconds", p["seconds"])
     if "cpu_seconds" in p:
         number(path, "provenance.cpu_seconds", p["cpu_seconds"])
+    if "git_changed" in p and (not isinstance(p["git_changed"], list)
+                               or not all(isinstance(f, str) for f in p["git_changed"])):
+        raise fail(path, "provenance.git_changed", p["git_changed"], "a list of the files changed since the commit")
     if "workers" in p and (not isinstance(p["workers"], list) or not all(isinstance(w, str) for w in p["workers"])):
         raise fail(path, "provenance.workers", p["workers"], "a list of the executors of the run's stretches")
     for k in PROVENANCE_KEYS - {"seeds", "seconds"}:

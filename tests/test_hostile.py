@@ -213,6 +213,7 @@ BAD_RESULTS = {
     "per-seed value negative": setter("ood.maml.per_seed_mse", [[0.1, -0.2, 0.3]]),
     "per-seed not a list": setter("methods.lampinn.per_seed_mse", 0.1),
     "provenance commit number": setter("provenance.git_commit", 12),
+    "provenance changed files a string": setter("provenance.git_changed", "lampinn/methods.py"),
     "budget zero": setter("budget.full", 0),
     "budget extra key": setter("budget.half", 50),
     "sizes negative": setter("sizes.n_interior", -1),

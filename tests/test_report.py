@@ -126,6 +126,39 @@ def test_provenance_lines_of_a_small_result():
                      "points  : 500 interior, 200 boundary"]
 
 
+def test_provenance_lines_name_the_files_a_run_changed_since_its_commit():
+    result = fake()
+    result["provenance"]["git_changed"] = ["lampinn/methods.py"]
+    commit = report.provenance_lines(result).splitlines()[1]
+    assert commit == "commit  : 0123456789 with uncommitted changes to lampinn/methods.py   lampinn 0.1.0   torch 2.0"
+    result["provenance"]["git_changed"] = []
+    assert report.provenance_lines(result).splitlines()[1] == "commit  : 0123456789   lampinn 0.1.0   torch 2.0"
+
+
+def test_git_state_names_the_commit_and_the_tracked_files_changed_since(tmp_path):
+    """A run made from an edited checkout records which tracked files differ from its commit; untracked ones (a
+    results folder, say) do not count. Outside a checkout: unknown."""
+    import subprocess
+
+    from lampinn.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    assert git_state(tmp_path) == ("unknown", [])
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 1\n")
+    git("add", "a.py", "b.py")
+    git("commit", "-q", "-m", "first")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_state(tmp_path) == (head, [])
+    (tmp_path / "b.py").write_text("y = 2\n")
+    (tmp_path / "new.json").write_text("{}")
+    assert git_state(tmp_path) == (head, ["b.py"])
+
+
 def test_headline_and_provenance_tables_of_a_small_folder(folder):
     lines = report.headline(folder).splitlines()
     assert [line.split(" | ")[0] for line in lines[2:4]] == ["| burgers", "| helmholtz"]  # FAMILY_ORDER, present files only

@@ -231,8 +231,8 @@ def tuned_validation(family: str, folder: str | os.PathLike | None = None) -> di
 
 def aggregate(rows: list[dict]) -> dict[str, dict]:
     """The tuned meta-validation's rows (:func:`lampinn.health.record_tuned`) per candidate, over seeds: ``score`` the
-    mean of the seeds' scores (``scores`` each), ``saturation`` each layer's largest share over seeds, ``seeds`` how
-    many; what :func:`lampinn.health.choose` reads."""
+    mean of the seeds' scores (``scores`` each; ``mse`` each seed's per-task MSEs), ``saturation`` each layer's
+    largest share over seeds, ``seeds`` how many; what :func:`lampinn.health.choose` reads."""
     out: dict[str, dict] = {}
     for r in rows:
         out.setdefault(r["candidate"], []).append(r)
@@ -240,7 +240,8 @@ def aggregate(rows: list[dict]) -> dict[str, dict]:
     for name, rs in out.items():
         rs = sorted(rs, key=lambda r: r["seed"])
         agg[name] = {"candidate": name, "seeds": len(rs), "scores": [r["score"] for r in rs],
-                     "score": float(np.mean([r["score"] for r in rs])), "changes": rs[0].get("changes", {})}
+                     "score": float(np.mean([r["score"] for r in rs])), "mse": [r["mse"] for r in rs],
+                     "changes": rs[0].get("changes", {})}
         if "saturation" in rs[0]:
             agg[name]["saturation"] = [max(v) for v in zip(*(r["saturation"] for r in rs))]
             agg[name]["adapt_lr"] = [r["adapt_lr"] for r in rs]

@@ -344,6 +344,7 @@ def test_tuned_meta_validation_starts_as_transfer_adapts_at_the_tuned_rate_and_k
     agg = aggregate(rows)
     assert agg["no-meta"]["score"] == pytest.approx(np.mean([r["score"] for r in rows if r["candidate"] == "no-meta"]))
     assert agg["no-meta"]["seeds"] == 2 and len(agg["no-meta"]["saturation"]) == 3
+    assert agg["no-meta"]["mse"] == [r["mse"] for r in sorted(rows, key=lambda r: r["seed"]) if r["candidate"] == "no-meta"]
     assert health.choose(agg, tuple(health.TUNED_CANDIDATES)) in ("step-0.3-scratch-weights", "no-meta")
     with pytest.raises(ValueError, match="unknown candidate 'ours'"):
         health.record_tuned(result, out, ["ours"])

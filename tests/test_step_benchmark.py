@@ -15,7 +15,7 @@ COMMITTED = ROOT / "results" / "step_benchmark.json"
 def test_the_script_times_both_paths_and_records_provenance(tmp_path):
     out = tmp_path / "step.json"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "step_benchmark.py"), "--out", str(out),
-                           "--families", "helmholtz", "--repeats", "1", "--calls", "1"],
+                           "--families", "helmholtz", "--repeats", "1", "--calls", "1", "--n-interior", "300"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     step = json.loads(out.read_text())
@@ -23,6 +23,7 @@ def test_the_script_times_both_paths_and_records_provenance(tmp_path):
     for r in step["rows"]:
         assert r["ratio"] == pytest.approx(r["loss_backward_ms"] / r["forward_backward_ms"])
         assert r["speedup"] == pytest.approx(r["loss_backward_autograd_ms"] / r["loss_backward_ms"])
+    assert step["sizes"]["n_interior"] == 300 and step["sizes"]["n_boundary"] == 200
     assert step["provenance"]["device"].endswith("1 threads)") and step["provenance"]["cpu_seconds"] > 0
     assert "| helmholtz | MLP 4x50 |" in step_table(_folder(out))
 

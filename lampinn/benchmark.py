@@ -65,7 +65,8 @@ from . import settings
 from .core import LAMPINN
 from .executor import Inline, WorkerDied, executor, run_jobs
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
-from .methods import ABLATIONS, METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method, tuned_protocol
+from .methods import (ABLATIONS, METHODS, PAPER_METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method,
+                      tuned_protocol)
 from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
 from .protocol import Protocol
@@ -125,6 +126,7 @@ class Run:
         self.partial_path = self.out / f"{family.name}.partial.json"
         self.models = self.out / f"{family.name}.models"
         self.failed: set[tuple[str, int]] = set()  # (method, seed) of the preparations that diverged in this run
+        self.splits = SPLITS if self.sizes.get("ood", 1) else ("unseen",)
         self.n_tasks = {"unseen": len(family.unseen_tasks()), "ood": len(family.ood_tasks())}
         if done is not None:  # a worker's view
             self.done = done
@@ -174,6 +176,8 @@ class Run:
         trained at scratch at B's tuned rate and loss weights, as transfer's source is (the source *is* transfer's
         network, bit for bit); stages 1 and 2 use the weights meta-validation chose
         (:data:`lampinn.methods.META_VALIDATED`)."""
+        if isinstance(method, LAMPINNMethod) and method.untuned:  # as released: the untuned rate, the family's weights
+            return method.default_config(self.protocol(seed, method.name), self.sizes, self.family.name)
         if isinstance(method, LAMPINNMethod):
             config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, self.family.name)
             return replace(config, warm_weight_factor=self.tuning.get("weight", {}).get("scratch_full", 1.0))
@@ -238,7 +242,7 @@ class Run:
             return Prepared(init, self.done.get(key, 0.0))
         start = time.perf_counter()
         if isinstance(method, LAMPINNMethod):
-            sessions = None if name == "lampinn" else self.prepare("lampinn", seed).init.sessions
+            sessions = self.prepare("lampinn", seed).init.sessions if name in ABLATIONS else None
             prepared = method.prepare(self.family, self.protocol(seed), self.config(method, seed), sessions=sessions)
         else:
             prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(seed, name),
@@ -280,8 +284,11 @@ class Run:
     def settings_needed(self, methods: list[str]) -> list[str]:
         """The settings a run of ``methods`` tunes: scratch at B's always (the calibration, transfer's source and
         LAM-PINN's warm start use it), scratch at B/10's and fine-tuning's if any method is not LAM-PINN-based,
-        LAM-PINN's if any is."""
-        lam = [isinstance(get_method(m), LAMPINNMethod) for m in methods]
+        LAM-PINN's if any is; none for a run of untuned methods only."""
+        tuned = [m for m in methods if not get_method(m).untuned]
+        if not tuned:
+            return []
+        lam = [isinstance(get_method(m), LAMPINNMethod) for m in tuned]
         return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ())]
 
     def preparation(self, name: str, seed: int) -> list[tuple]:
@@ -292,9 +299,9 @@ class Run:
             return []
         method = get_method(name)
         if isinstance(method, LAMPINNMethod):  # its warm start is pretrained as transfer's source: at scratch at B's choices
-            if not self.tuned("scratch_full"):
+            if not method.untuned and not self.tuned("scratch_full"):
                 return []
-            if name != "lampinn" and not self.model("lampinn", seed).exists():
+            if name in ABLATIONS and not self.model("lampinn", seed).exists():
                 return self.preparation("lampinn", seed)
             return [("prepare", name, seed)]
         return [("prepare", name, seed)] if method.prepare_setting is None or self.tuned(method.prepare_setting) else []
@@ -337,7 +344,8 @@ class Run:
         names = self.settings_needed(methods)
         for setting in names:
             jobs += self.trials(setting)
-        if "finetune" in names and "_calibration" not in self.done and self.tuned("scratch_full"):  # baselines run
+        calibrate = self.sizes.get("calibrate", 1) and "finetune" in names  # baselines run, and the mode checks the rule
+        if calibrate and "_calibration" not in self.done and self.tuned("scratch_full"):
             jobs.append(("calibrate",))
         tasks: list[tuple] = []
         for method in methods:
@@ -492,7 +500,7 @@ class Run:
 
     def task_keys(self, method: str, seed: int) -> list[tuple[str, int, str]]:
         """Each task of ``method`` at ``seed``: its split, its index and its key in the resume file."""
-        return [(split, i, f"{method}/{seed}/{split}/{i}") for split in SPLITS for i in range(self.n_tasks[split])]
+        return [(split, i, f"{method}/{seed}/{split}/{i}") for split in self.splits for i in range(self.n_tasks[split])]
 
     def expected(self, methods: list[str]) -> list[str]:
         """The keys of every task of a run of ``methods``."""
@@ -512,6 +520,8 @@ class Run:
         budget = {"full": self.sizes["budget"], "adapt": max(1, self.sizes["budget"] // 10)}
         out = {"family": self.family.name, "mode": self.mode, "budget": budget, "sizes": self.sizes, "methods": {}, "ood": {}}
         for split, target in (("unseen", out["methods"]), ("ood", out["ood"])):
+            if split not in self.splits:
+                continue
             n = self.n_tasks[split]
             for method in methods:
                 seeds = range(self.method_seeds(method))
@@ -526,6 +536,8 @@ class Run:
                     "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in seeds])),
                                 "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / len(seeds))},
                 }
+                if all("curve" in r for seed_rows in rows for r in seed_rows):  # evaluated every eval_every iterations
+                    target[method].update(_trajectories(rows))
         if self.tuning:
             out["tuning"] = self.tuning
         if "_calibration" in self.done:
@@ -534,6 +546,17 @@ class Run:
         out["provenance"]["workers"] = self.done.get("_workers", [])
         return out
 
+
+
+def _trajectories(rows: list[list[dict]]) -> dict:
+    """A method's evaluations during training (``rows``: each seed's task rows): each seed's per-task curve, best
+    MSE and its iteration, and the best MSE per task (mean over seeds) and overall. The best is chosen against the
+    reference (an oracle, as the paper's released code reports it), never a headline."""
+    best = np.array([[r["best_mse"] for r in seed_rows] for seed_rows in rows])
+    return {"per_task_best_mse": _nulls(best.mean(axis=0)), "mean_best_mse": _null(best.mean()),
+            "per_seed_best_mse": [_nulls(row) for row in best],
+            "per_seed_best_iteration": [[r["best_iteration"] for r in seed_rows] for seed_rows in rows],
+            "per_seed_curves": [[r["curve"] for r in seed_rows] for seed_rows in rows]}
 
 
 def work(spec: dict, state: dict, job: tuple) -> dict:
@@ -602,6 +625,8 @@ def _nulls(xs: np.ndarray) -> list[float | None]:
 #: A finished task in the partial file: its metrics (and, since runs record them, its CPU seconds), or the mark of a
 #: diverged one.
 TASK_KEYS, DIVERGED_KEYS = {"mse", "rel_l2", "seconds"}, {"diverged", "seconds", "message"}
+#: What else a finished task may hold: its CPU seconds, and with ``eval_every`` its evaluations (:func:`lampinn.protocol.trajectory`).
+TASK_EXTRA = {"cpu_seconds", "best_mse", "best_iteration", "curve"}
 #: The run-wide entries of a partial file.
 PARTIAL_KEYS = ("_mode", "_family", "_seconds", "_cpu_seconds", "_workers", "_tuning", "_calibration")
 
@@ -649,9 +674,15 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
         else:
             mapping(path, key, value, required=TASK_KEYS)
             for k in value:
-                if k not in TASK_KEYS | {"cpu_seconds"}:
-                    raise fail(path, f"{key}.{k}", value[k], "only " + ", ".join(sorted(TASK_KEYS | {"cpu_seconds"})))
-                number(path, f"{key}.{k}", value[k])
+                if k not in TASK_KEYS | TASK_EXTRA:
+                    raise fail(path, f"{key}.{k}", value[k], "only " + ", ".join(sorted(TASK_KEYS | TASK_EXTRA)))
+                if k == "curve":
+                    if not isinstance(value[k], list) or not value[k]:
+                        raise fail(path, f"{key}.curve", value[k], "a non-empty list of MSEs")
+                    for j, v in enumerate(value[k]):
+                        number(path, f"{key}.curve[{j}]", v)
+                else:
+                    number(path, f"{key}.{k}", value[k])
     return done
 
 
@@ -664,7 +695,7 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     or on the Dask cluster at ``scheduler`` (:func:`lampinn.executor.executor`); the numbers are the same. A family
     of your own needs ``workers=1`` unless the workers can import its class (define it in a module, not a
     notebook)."""
-    methods = list(methods or DEFAULT_METHODS)
+    methods = list(methods or (PAPER_METHODS if mode == "paper" else DEFAULT_METHODS))
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
     fam = family if isinstance(family, Family) else get_family(family)

@@ -33,6 +33,13 @@ from .loss import weighted_total
 from .train import History, train
 
 FEATURES = ("affinity+params", "affinity", "params", "random")
+#: The authors' released elasticity code (github bc0322/LAM-PINN) as changes to :class:`LAMPINNConfig`: K = 3, 200 / 100
+#: iterations per task, the full stage-1 step, none of our additions, their rate schedule, visiting order and stage 2.
+RELEASED = {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "n_clusters": 3,
+            "stage1_iters": 200, "stage2_iters": 100, "stage1_step": 1.0, "plateau": True, "balanced_visits": True,
+            "stage2_last": True}
+#: With ``plateau`` on, adaptation's rates fall by 0.7 after this many iterations without a better loss (as released).
+ADAPT_PATIENCE = 150
 WARM_STARTS = ("central", "tasks")  # what the whole network is pretrained on before the basis is frozen
 
 #: What each numeric field of :class:`LAMPINNConfig` allows: (kind, low, high, low excluded); ints are whole numbers.
@@ -128,7 +135,7 @@ class LAMPINNConfig:
     normalize_features: bool = True  # divide h(x) by 1 + the sum of the gates before the meta network
     # ---- Beyond the paper, the authors' released code: off, each measured in chapter 12.4 --------------------------
     stage2_last: bool = False  # stage 2 on each round's last task only (off: the round's tasks, as first released)
-    plateau: bool = False  # in each stage, every rate falls by 0.7 once the loss stalls (off: constant rates)
+    plateau: bool = False  # in each stage and when adapting, rates fall by 0.7 once the loss stalls (off: constant)
     balanced_visits: bool = False  # revisit the smaller clusters' tasks so that every round visits every cluster
     # ---- Beyond the paper, further options: off, measured in no chapter --------------------------------------------
     slope: bool = False  # add the loss curve's log-slope to the affinity features (chapter 5)
@@ -356,12 +363,14 @@ class LAMPINN:
 
     # ---- adaptation -----------------------------------------------------------------------------
     def adapt(self, theta, iters: int | None = None, progress: bool = False,
-              callback: Callable[[int], None] | None = None) -> Adapted:
+              callback: Callable[[int], None] | None = None, every: int = 0) -> Adapted:
         """Adapt a copy to task ``theta``: gates reset to 0.5, basis frozen; subnetworks, meta network and gates
-        train on the task's PINN loss for ``iters`` (default B/10) iterations, gates clamped to [0, 1].
+        train on the task's PINN loss for ``iters`` (default B/10) iterations, gates clamped to [0, 1]. With
+        ``plateau`` on, the rates fall by 0.7 once the loss has not improved for 150 iterations (as released).
 
         ``callback(step)`` runs after every step (an explorer's progress bar); an exception it raises stops
-        the adaptation and propagates.
+        the adaptation and propagates. ``every`` > 0 records the MSE against the task's reference every ``every``
+        iterations in the history's ``evaluations`` (the paper's protocol reads its best iteration there).
         """
         if self.model is None:
             raise ValueError("this LAM-PINN is not meta-trained yet: call meta_train(family) or LAMPINN.load(path)")
@@ -386,8 +395,10 @@ class LAMPINN:
                 callback(step)
 
         start = time.perf_counter()
+        monitor = (every, lambda: [evaluate(m, self.family, theta)["mse"]]) if every else None
         hist = train(m, self._loss(theta), weights=self.family.loss_weights, iters=cfg.adapt_budget if iters is None else iters,
-                     param_groups=groups, post_step=clamp, device=cfg.device, progress=progress)
+                     param_groups=groups, post_step=clamp, device=cfg.device, progress=progress, monitor=monitor,
+                     plateau=(0.7, ADAPT_PATIENCE) if cfg.plateau else None)
         return Adapted(m, m.gates.detach().cpu().numpy().copy(), hist, time.perf_counter() - start)
 
     # ---- save and load --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import settings
-from .core import LAMPINN
+from .core import LAMPINN, RELEASED
 from .executor import executor, run_jobs
 from .files import lock
 from .methods import get_method, run
@@ -148,8 +148,7 @@ def meta_validation(config, family: Family, held_out: tuple[int, ...] = VALIDATI
 
 
 # The authors' released meta-training, as changes to ours (two candidates below build on it).
-_RELEASED = {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "n_clusters": 3,
-             "stage1_iters": 200, "stage2_iters": 100, "stage1_step": 1.0}
+_RELEASED = {k: v for k, v in RELEASED.items() if k not in ("plateau", "balanced_visits", "stage2_last")}
 #: The meta-training settings compared by ``lampinn meta-validation`` (chapter 12's "released vs ours" table):
 #: changes to LAM-PINN's configuration at the run's sizes (:meth:`lampinn.methods.LAMPINNMethod.default_config`).
 #: "ours" is the family's setting in :data:`lampinn.methods.META_VALIDATED` when its row is made (in the committed
@@ -173,7 +172,7 @@ CANDIDATES = {
     "k3": {"n_clusters": 3, "stage1_step": 1.0},
     "previous": {"output_scale": False, "normalize_features": False, "meta_weight_decay": 0.0, "stage1_step": 1.0},
     "released": _RELEASED,
-    "all-released": {**_RELEASED, "plateau": True, "balanced_visits": True, "stage2_last": True},
+    "all-released": RELEASED,
 }
 #: What each candidate is, for tables.
 LABELS = {

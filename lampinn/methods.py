@@ -19,6 +19,8 @@ name                       what                                                 
 ``reptile``                Reptile, fine-tuned for B/10                                    4
 ``lampinn``                LAM-PINN, adapted for B/10                                      8
 ``ablation_*``             LAM-PINN with one ingredient changed (:data:`ABLATIONS`)        12
+``lampinn_released``       LAM-PINN as the authors released it, untuned                    11
+``*_untuned``              a baseline at the released rate and the family's weights        11
 ``zero``                   no network: predicts u = 0 everywhere (the level of learning    9
                            nothing: its MSE is the mean square of the reference)
 =========================  ==============================================================  ========
@@ -33,9 +35,9 @@ import torch
 
 from . import settings
 from .baselines import MetaConfig, adapt, maml, meta_cost, reptile, scratch
-from .core import LAMPINN, LAMPINNConfig
+from .core import LAMPINN, RELEASED, LAMPINNConfig
 from .pde import Family, evaluate
-from .protocol import Protocol, Result, central_task, pretrain
+from .protocol import Protocol, Result, central_task, pretrain, trajectory
 from .train import History
 
 #: Each ablation of LAM-PINN: the configuration fields it changes.
@@ -54,6 +56,11 @@ ABLATIONS: dict[str, dict] = {
 META_VALIDATED: dict[str, dict] = {"burgers": {"stage1_iters": 0, "stage2_iters": 0},
                                    "helmholtz": {"stage1_iters": 0, "stage2_iters": 0},
                                    "elasticity": {"stage1_step": 0.1, "meta_weight_factor": 0.001}}
+#: The Adam rate of every untuned method's pretraining and adaptation: the authors' released adaptation rate.
+UNTUNED_LR = 2e-3
+#: LAM-PINN as the authors released it: their meta-training (:data:`lampinn.core.RELEASED`) at the family's own loss
+#: weights, whatever meta-validation chose for ours.
+RELEASED_CHANGES = {**RELEASED, "meta_weight_factor": 1.0}
 #: LAM-PINN configuration fields that act only when adapting (an ablation changing only these reuses the network).
 ADAPT_ONLY = frozenset({"adapt_lr", "adapt_gate_lr"})
 
@@ -81,6 +88,7 @@ class Method:
     summary: str
     setting: str | None
     prepare_setting: str | None = None
+    untuned: bool = False  # trains at :data:`UNTUNED_LR` with the family's own weights, as a paper would run it
     prepares: ClassVar[bool] = True  # whether :meth:`prepare` trains anything
 
     def prepare(self, family: Family, protocol: Protocol, config=None) -> Prepared:
@@ -201,13 +209,14 @@ class LAMPINNMethod(Method):
                    **self.changes, **({"adapt_lr": protocol.adapt_lr} if protocol.adapt_lr is not None else {})}
         lam = replace(lam, family=family, config=replace(lam.config, **changes))
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
-        adapted = [lam.adapt(theta) for theta in thetas]
-        history = History()
+        adapted = [lam.adapt(theta, every=protocol.eval_every) for theta in thetas]
+        history = History(evaluations={s: [a.history.evaluations[s][0] for a in adapted]
+                                       for s in adapted[0].history.evaluations})
         for step in range(len(adapted[0].history)):  # summed over tasks, like a stacked training's history
             history.record(sum(a.history.total[step] for a in adapted),
                            {k: sum(a.history.terms[k][step] for a in adapted) for k in adapted[0].history.terms}, "adam")
         return Result(self.name, thetas, [a.model for a in adapted], history,
-                      [evaluate(a.model, family, t) for a, t in zip(adapted, thetas)],
+                      [{**evaluate(a.model, family, t), **trajectory(history, i)} for i, (a, t) in enumerate(zip(adapted, thetas))],
                       {"meta_seconds": prepared.seconds, "adapt_seconds": sum(a.seconds for a in adapted)},
                       {"meta_iterations": prepared.iterations, "adapt_iterations": len(history) * len(thetas)})
 
@@ -225,7 +234,18 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     LAMPINNMethod("lampinn", "LAM-PINN, adapted for B/10", "lampinn"),
     *(LAMPINNMethod(name, f"LAM-PINN with {changes}", "lampinn", changes=changes) for name, changes in ABLATIONS.items()),
     Zero("zero", "predict u = 0 everywhere (no training)", None),
+    # The paper's protocol (chapter 11): the methods as a paper would run them, untuned
+    LAMPINNMethod("lampinn_released", "LAM-PINN as released: its meta-training and adaptation, untuned", None,
+                  untuned=True, changes=RELEASED_CHANGES),
+    Scratch("scratch_full_untuned", "scratch at B, untuned", None, untuned=True, full=True),
+    Scratch("scratch_adapt_untuned", "scratch at B/10, untuned", None, untuned=True, full=False),
+    Transfer("transfer_untuned", "transfer, pretrained and fine-tuned untuned", None, untuned=True),
+    MetaLearned("maml_untuned", "MAML, fine-tuned untuned", None, untuned=True),
+    MetaLearned("reptile_untuned", "Reptile, fine-tuned untuned", None, untuned=True, algorithm="reptile"),
 )}
+#: The methods of ``lampinn benchmark --mode paper``: LAM-PINN as released, each baseline untuned and tuned.
+PAPER_METHODS = ("scratch_full_untuned", "scratch_adapt_untuned", "transfer_untuned", "maml_untuned", "reptile_untuned",
+                 "lampinn_released", "scratch_full", "scratch_adapt", "transfer", "maml", "reptile")
 
 
 def get_method(name: str) -> Method:
@@ -244,7 +264,9 @@ def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = No
     source is pretrained before fine-tuning's rate is tuned from it; LAM-PINN's warm start takes scratch at B's
     rate through its configuration (:meth:`lampinn.benchmark.Run.config`)."""
     p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
-                 device=device)
+                 device=device, eval_every=sizes.get("eval_every", 0))
+    if method is not None and get_method(method).untuned:
+        return replace(p, lr=UNTUNED_LR, adapt_lr=UNTUNED_LR)
     lr = tuning.get("lr", {})
     if method is None or not lr:
         return p
@@ -269,5 +291,5 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
     return method.adapt(method.prepare(family, protocol, config), family, thetas, protocol)
 
 
-__all__ = ["ABLATIONS", "ADAPT_ONLY", "META_VALIDATED", "METHODS", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "META_VALIDATED", "METHODS", "PAPER_METHODS", "RELEASED_CHANGES", "UNTUNED_LR", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
            "Transfer", "Zero", "ZeroNetwork", "get_method", "run", "tuned_protocol"]

@@ -11,7 +11,7 @@ for ``I`` batched iterations costs ``T * I`` task-iterations.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +41,7 @@ class Protocol:
     n_boundary: int = 200
     seed: int = 0
     device: str | None = None
+    eval_every: int = 0  # evaluate every task against its reference every this many iterations (0: at the end only)
 
     @property
     def adapt_budget(self) -> int:
@@ -77,6 +78,11 @@ class Result:
         return np.array([m["mse"] for m in self.metrics])
 
     @property
+    def best_mse(self) -> np.ndarray:
+        """Each task's lowest MSE over the evaluations of ``eval_every`` (chosen against the reference: an oracle)."""
+        return np.array([m["best_mse"] for m in self.metrics])
+
+    @property
     def rel_l2(self) -> np.ndarray:
         return np.array([m["rel_l2"] for m in self.metrics])
 
@@ -95,17 +101,38 @@ def fit(
     stack = StackedMLP(inits)
     pts = protocol.points(family, len(thetas))
     th = torch.as_tensor(thetas, dtype=torch.float32, device=pts["interior"].device)
+    monitor = (protocol.eval_every, errors(family, thetas, stack)) if protocol.eval_every else None
     start = time.perf_counter()
     hist = train(stack, lambda m: family.loss_terms(m, pts, th), weights=family.loss_weights, iters=iters,
-                 lr=protocol.lr if lr is None else lr, device=protocol.device, progress=progress)
+                 lr=protocol.lr if lr is None else lr, device=protocol.device, progress=progress, monitor=monitor)
     return stack, hist, time.perf_counter() - start
+
+
+def errors(family: Family, thetas: np.ndarray, stack: StackedMLP) -> Callable[[], list[float]]:
+    """Each task's MSE against its reference, now (a :func:`~lampinn.train.train` monitor): task ``t`` is the
+    stack's ``t``-th network."""
+    def task(t: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda x: stack(x.to(stack.weights[0].device).expand(len(thetas), *x.shape))[t]
+
+    return lambda: [evaluate(task(t), family, theta)["mse"] for t, theta in enumerate(thetas)]
+
+
+def trajectory(history: History, t: int = 0) -> dict:
+    """Task ``t``'s MSE at each evaluation of ``history`` (``curve``, in iteration order) and the lowest of them with
+    its iteration (``best_mse``, ``best_iteration``: chosen against the reference); empty if nothing was evaluated."""
+    if not history.evaluations:
+        return {}
+    steps = sorted(history.evaluations)
+    curve = [float(history.evaluations[s][t]) for s in steps]
+    best = int(np.argmin(curve))
+    return {"best_mse": curve[best], "best_iteration": steps[best], "curve": curve}
 
 
 def collect(method: str, family: Family, thetas: np.ndarray, stack: StackedMLP, hist: History, **costs) -> Result:
     """Unstack trained networks into a :class:`Result`: each evaluated on its task, with the costs given as
     ``*_seconds`` and ``*_iterations`` keywords."""
     models = stack.unstack()
-    metrics = [evaluate(m, family, t) for m, t in zip(models, thetas)]
+    metrics = [{**evaluate(m, family, t), **trajectory(hist, i)} for i, (m, t) in enumerate(zip(models, thetas))]
     seconds = {k: v for k, v in costs.items() if k.endswith("seconds")}
     iterations = {k: v for k, v in costs.items() if k.endswith("iterations")}
     return Result(method, np.asarray(thetas), models, hist, metrics, seconds, iterations)

@@ -84,7 +84,7 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
     methods = mapping(path, "methods", result["methods"])
     if not methods:
         raise fail(path, "methods", methods, "at least one method")
-    mapping(path, "ood", result["ood"], set(methods))
+    mapping(path, "ood", result["ood"], set(methods) if result["sizes"].get("ood", 1) else set())  # paper: unseen only
     n_tasks = {}
     for split in ("methods", "ood"):
         for name, m in result[split].items():
@@ -117,6 +117,14 @@ def check_result(result, path: str | os.PathLike = "result", family: str | None 
                 for j, r in enumerate(rows):
                     for i, a in enumerate(r):
                         number(path, f"{where}.per_seed_mse[{j}][{i}]", a, optional=True)
+            if "mean_best_mse" in m:  # evaluated every sizes.eval_every iterations: each task's best and its curve
+                number(path, f"{where}.mean_best_mse", m["mean_best_mse"], optional=True)
+                curves = m.get("per_seed_curves")
+                if not isinstance(curves, list) or any(len(c) != len(mse) for c in curves):
+                    raise fail(path, f"{where}.per_seed_curves", curves, f"one list of {len(mse)} curves per seed")
+                for j, (cs, best) in enumerate(zip(curves, m["per_seed_best_mse"])):
+                    if any(not c or b is None or abs(min(c) - b) > 1e-12 * b for c, b in zip(cs, best)):
+                        raise fail(path, f"{where}.per_seed_best_mse[{j}]", best, "each task's lowest MSE on its curve")
             seconds = mapping(path, f"{where}.seconds", m["seconds"], {"meta", "adapt"})
             for k in seconds:
                 number(path, f"{where}.seconds.{k}", seconds[k])

@@ -4,7 +4,8 @@ figures, and the number of CPU threads.
 Each setting has an explicit setter (the chapters' Colab cell calls them) and otherwise comes from
 an environment variable, read here and nowhere else, whenever the setting is asked for:
 
-* ``LAMPINN_MODE``: ``ci`` (the tests), ``default`` (the book, the default) or ``full`` (the benchmark);
+* ``LAMPINN_MODE``: ``ci`` (the tests), ``default`` (the book, the default), ``full`` (the benchmark) or ``paper``
+  (the paper's protocol, chapter 11);
 * ``LAMPINN_STATIC``: ``1`` draws static figures instead of widgets (default ``0``);
 * ``LAMPINN_RESULTS``: the folder of committed results (default: found, see :func:`lampinn.results.results_dir`);
 * ``LAMPINN_THREADS`` (else ``OMP_NUM_THREADS``): CPU threads for PyTorch (default 1, see :func:`threads`);
@@ -22,7 +23,7 @@ from typing import Any
 
 import torch
 
-MODES = ("ci", "default", "full")
+MODES = ("ci", "default", "full", "paper")
 
 # The book's and the tests' row, shared so that the two cannot drift apart.
 _BOOK = {"budget": 300, "n_interior": 500, "n_boundary": 200, "stage1": 30, "stage2": 15, "maml": 20, "reptile": 10}
@@ -36,10 +37,14 @@ SIZES: dict[str, dict[str, int]] = {
     "ci": dict(_BOOK),
     "default": dict(_BOOK),
     "full": {"budget": 1000, "n_interior": 1000, "n_boundary": 200, "stage1": 50, "stage2": 25, "maml": 100, "reptile": 50},
+    # The paper's protocol (chapter 11): its B and stage lengths, each task evaluated every 10 iterations (final and
+    # best), the unseen tasks only (``ood`` 0) and no calibration; the benchmark's points, which this CPU affords.
+    "paper": {"budget": 10000, "n_interior": 1000, "n_boundary": 200, "stage1": 200, "stage2": 100, "maml": 100,
+              "reptile": 50, "eval_every": 10, "ood": 0, "calibrate": 0},
 }
 #: Per-family changes to a mode's sizes. Elasticity's second-order stress residual makes each iteration
 #: about three times Burgers', so its full-mode benchmark trains on 500 interior points (its first run: 45 minutes).
-FAMILY_SIZES: dict[str, dict[str, dict[str, int]]] = {"full": {"elasticity": {"n_interior": 500}}}
+FAMILY_SIZES: dict[str, dict[str, dict[str, int]]] = {mode: {"elasticity": {"n_interior": 500}} for mode in ("full", "paper")}
 
 _set: dict[str, Any] = {}  # values given to the setters; they win over the environment
 
@@ -58,7 +63,7 @@ def mode() -> str:
 
 
 def set_mode(value: str) -> None:
-    """Run every chapter and helper in mode ``value`` (``"ci"``, ``"default"`` or ``"full"``)."""
+    """Run every chapter and helper in mode ``value`` (one of :data:`MODES`)."""
     _set["mode"] = _check_mode(value, "mode")
 
 
@@ -69,8 +74,10 @@ def sizes(family: str | None = None, mode_: str | None = None) -> dict[str, int]
 
 
 def pick(ci: Any, default: Any, full: Any = None) -> Any:
-    """A chapter's own value for the current mode (``full`` falls back to ``default`` when not given)."""
-    return {"ci": ci, "default": default, "full": default if full is None else full}[mode()]
+    """A chapter's own value for the current mode (``full`` falls back to ``default`` when not given; ``paper``
+    takes ``full``'s)."""
+    full = default if full is None else full
+    return {"ci": ci, "default": default, "full": full, "paper": full}[mode()]
 
 
 def static() -> bool:

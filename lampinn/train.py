@@ -29,6 +29,8 @@ class History:
     terms: dict[str, list[float]] = field(default_factory=dict)
     optimizer: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: iteration -> what ``train``'s ``monitor`` returned there (e.g. each task's error against its reference)
+    evaluations: dict[int, list[float]] = field(default_factory=dict)
 
     def record(self, total: float, terms: Mapping[str, float], optimizer: str) -> None:
         self.total.append(total)
@@ -63,6 +65,7 @@ def train(
     param_groups: list[dict] | None = None,
     post_step: Callable[[], None] | None = None,
     plateau: tuple[float, int] | None = None,
+    monitor: tuple[int, Callable[[], list[float]]] | None = None,
 ) -> History:
     """Train ``model`` in place on ``loss_fn`` for ``iters`` Adam steps, then ``lbfgs_iters`` L-BFGS steps.
 
@@ -108,6 +111,12 @@ def train(
             history,
         )
 
+    def watch(done: int) -> None:
+        if monitor is not None and (done % monitor[0] == 0 or done == iters) and done not in history.evaluations:
+            history.evaluations[done] = list(monitor[1]())
+
+    if monitor is not None and monitor[0] < 1:
+        raise ValueError(f"monitor's interval must be >= 1 iteration, got {monitor[0]}")
     bar = tqdm(total=iters + lbfgs_iters, disable=not progress, desc="training", leave=False)
     last_good = [p.detach().clone() for p in params]
 
@@ -126,13 +135,15 @@ def train(
     adam = torch.optim.Adam(groups, lr=lr)
     scheduler = None if plateau is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
         adam, factor=plateau[0], patience=plateau[1])
-    for _ in range(iters):
+    watch(0)
+    for done in range(1, iters + 1):
         step(adam, "adam")
         adam.step()
         if scheduler is not None:
             scheduler.step(history.total[-1])
         if post_step is not None:
             post_step()
+        watch(done)
         bar.update()
         if bar.n % 50 == 0:
             bar.set_postfix(loss=f"{history.total[-1]:.3e}")

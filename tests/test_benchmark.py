@@ -394,3 +394,29 @@ def test_resume_refuses_a_network_meta_trained_with_other_settings(tmp_path, sma
     monkeypatch.setitem(methods.META_VALIDATED, "burgers", {"stage1_step": 0.5})
     with pytest.raises(ValueError, match=r"lampinn-seed0.pt was meta-trained with stage1_step 1.0 \(now 0.5\); delete"):
         bm.benchmark("burgers", "ci", tmp_path, methods=["lampinn"], progress=False)
+
+
+def test_paper_mode_records_final_and_best_untuned_and_tuned(tmp_path, monkeypatch):
+    """The paper's protocol: LAM-PINN as released and every baseline untuned (the released rate, the family's
+    weights) beside the tuned ones, each task evaluated every eval_every iterations, the unseen tasks only."""
+    paper = {**SMALL, "budget": 40, "eval_every": 2, "ood": 0, "calibrate": 0}
+    monkeypatch.setitem(settings.SIZES, "paper", paper)
+    monkeypatch.setitem(settings.FAMILY_SIZES, "paper", {})
+    for key, value in {"stage1_iters": 3, "stage2_iters": 2}.items():  # the released 200 / 100 are too long here
+        monkeypatch.setitem(METHODS["lampinn_released"].changes, key, value)
+    methods = ["transfer_untuned", "lampinn_released", "transfer", "scratch_adapt"]
+    result = bm.benchmark("burgers", "paper", tmp_path, methods=methods, progress=False)
+    assert result["mode"] == "paper" and result["ood"] == {} and "calibration" not in result
+    assert set(result["tuning"]["weight"]) == {"scratch_full", "scratch_adapt", "finetune"}  # no LAM-PINN tuning
+    lampinn.results.check_result(result, "paper", "burgers")
+    for name, m in result["methods"].items():
+        curves, best = m["per_seed_curves"][0], m["per_seed_best_mse"][0]
+        assert len(curves) == 10 and all(len(c) == 40 // 10 // 2 + 1 for c in curves), name  # iterations 0, 2, 4
+        assert [c[-1] for c in curves] == pytest.approx(m["per_task_mse"], rel=1e-6), name  # the last is the final
+        assert best == [min(c) for c in curves] and m["mean_best_mse"] <= m["mean_mse"]
+        assert all(c[i // 2] == b for c, b, i in zip(curves, best, m["per_seed_best_iteration"][0]))
+    # untuned: the released rate and the family's weights, whatever the tuning chose for the tuned ones
+    lam = lampinn.LAMPINN.load(tmp_path / "burgers.models" / "lampinn_released-seed0.pt")
+    assert lam.config.lr == lampinn.methods.UNTUNED_LR and lam.config.plateau and lam.config.n_clusters == 3
+    assert lam.config.meta_weight_factor == 1.0 and not lam.config.output_scale and lam.config.warm_weight_factor == 1
+    assert (tmp_path / "burgers.md").exists() and (tmp_path / "burgers.png").exists()

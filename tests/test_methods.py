@@ -10,7 +10,9 @@ from lampinn import methods, settings
 from lampinn.affinity import representation
 from lampinn.baselines import MetaConfig, meta_cost
 from lampinn.core import LAMPINN, LAMPINNConfig
-from lampinn.methods import ABLATIONS, ADAPT_ONLY, METHODS, LAMPINNMethod, Prepared, get_method, run
+from lampinn.methods import (ABLATIONS, ADAPT_ONLY, METHODS, PAPER_METHODS, UNTUNED_LR, LAMPINNMethod, Prepared, get_method,
+                             run, tuned_protocol)
+from lampinn.settings import SIZES
 from lampinn.protocol import Protocol, Result
 
 TINY = Protocol(width=8, depth=2, budget=40, n_interior=64, n_boundary=16, lr=3e-3, device="cpu")
@@ -32,11 +34,18 @@ def lam():
 
 
 def test_one_vocabulary():
-    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS, "zero"]
+    untuned = [f"{m}_untuned" for m in ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")]
+    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS, "zero", "lampinn_released", *untuned]
+    assert set(PAPER_METHODS) == {"scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn_released",
+                                  *untuned}
     assert all(name.startswith("ablation_") for name in ABLATIONS)
     for name, method in METHODS.items():
         assert method.name == name and get_method(name) is method and method.summary
-        assert isinstance(method, LAMPINNMethod) == (name == "lampinn" or name in ABLATIONS)
+        assert isinstance(method, LAMPINNMethod) == (name.startswith("lampinn") or name in ABLATIONS)
+        assert method.untuned == (name in (*untuned, "lampinn_released")), name
+        if method.untuned:  # nothing tuned: the released rate, the family's weights
+            assert method.setting is None and method.prepare_setting is None
+            assert tuned_protocol(SIZES["full"], {"lr": {"finetune": 1e-2}}, 0, name).adapt_lr == UNTUNED_LR
         assert method.prepares == (not name.startswith("scratch") and name != "zero"), name
     assert [METHODS[n].changes for n in ABLATIONS] == list(ABLATIONS.values()) and METHODS["lampinn"].changes == {}
     # the names the rest of the package uses are the registry's

@@ -37,9 +37,9 @@ def test_mode_from_environment_setter_and_default(clean_env):
 
 def test_bad_mode_is_one_line_naming_its_source(clean_env):
     clean_env.setenv("LAMPINN_MODE", "fast")
-    with pytest.raises(ValueError, match="^LAMPINN_MODE='fast' is not a mode; expected one of ci, default, full$"):
+    with pytest.raises(ValueError, match="^LAMPINN_MODE='fast' is not a mode; expected one of ci, default, full, paper$"):
         settings.mode()
-    with pytest.raises(ValueError, match="^mode='huge' is not a mode; expected one of ci, default, full$"):
+    with pytest.raises(ValueError, match="^mode='huge' is not a mode; expected one of ci, default, full, paper$"):
         settings.set_mode("huge")
     with pytest.raises(ValueError, match="^mode='huge' is not a mode"):
         settings.sizes("burgers", "huge")
@@ -48,8 +48,13 @@ def test_bad_mode_is_one_line_naming_its_source(clean_env):
 
 def test_one_size_table_for_every_mode_with_family_overrides():
     keys = {"budget", "n_interior", "n_boundary", "stage1", "stage2", "maml", "reptile"}
-    assert tuple(settings.SIZES) == settings.MODES == ("ci", "default", "full")
-    assert all(set(row) == keys for row in settings.SIZES.values())
+    assert tuple(settings.SIZES) == settings.MODES == ("ci", "default", "full", "paper")
+    assert all(set(row) == keys for mode, row in settings.SIZES.items() if mode != "paper")
+    # the paper's protocol: B = 10,000, its stage lengths, evaluated every 10 iterations, unseen tasks only
+    assert settings.SIZES["paper"] == {"budget": 10000, "n_interior": 1000, "n_boundary": 200, "stage1": 200,
+                                       "stage2": 100, "maml": 100, "reptile": 50, "eval_every": 10, "ood": 0,
+                                       "calibrate": 0}
+    assert settings.sizes("elasticity", "paper")["n_interior"] == 500
     assert settings.SIZES["ci"] == {"budget": 300, "n_interior": 500, "n_boundary": 200, "stage1": 30, "stage2": 15,
                                     "maml": 20, "reptile": 10}
     # full mode: elasticity trains on 500 interior points, every other size and family as the table says
@@ -71,6 +76,8 @@ def test_pick_follows_the_mode():
     settings.set_mode("default")
     assert settings.pick(ci=1, default=2, full=3) == 2
     settings.set_mode("full")
+    assert settings.pick(ci=1, default=2) == 2 and settings.pick(ci=1, default=2, full=3) == 3
+    settings.set_mode("paper")
     assert settings.pick(ci=1, default=2) == 2 and settings.pick(ci=1, default=2, full=3) == 3
 
 

@@ -1,6 +1,8 @@
 """lampinn.benchmark: the resumable benchmark run, its tuning on training tasks, and the files it writes."""
+import importlib.util
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -420,3 +422,18 @@ def test_paper_mode_records_final_and_best_untuned_and_tuned(tmp_path, monkeypat
     assert lam.config.lr == lampinn.methods.UNTUNED_LR and lam.config.plateau and lam.config.n_clusters == 3
     assert lam.config.meta_weight_factor == 1.0 and not lam.config.output_scale and lam.config.warm_weight_factor == 1
     assert (tmp_path / "burgers.md").exists() and (tmp_path / "burgers.png").exists()
+
+    # the points check adapts the run's networks on training tasks at other point counts, as the run adapts them
+    spec = importlib.util.spec_from_file_location("paper_points", Path(__file__).parents[1] / "scripts" / "paper_points.py")
+    points = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(points)
+    out = tmp_path / "points.json"
+    assert points.main(["--results", str(tmp_path), "--family", "burgers", "--n-interior", "50", "200", "--tasks", "0", "4",
+                        "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert set(record["methods"]) == {"lampinn_released", "transfer_untuned", "transfer"}
+    for n in ("50", "200"):
+        finals = {m: np.mean(v[n]["final"]) for m, v in record["methods"].items()}
+        assert record["ranking"][n] == sorted(finals, key=finals.get)
+        assert all(b <= f for v in record["methods"].values() for b, f in zip(v[n]["best"], v[n]["final"]))
+    assert points.main(["--results", str(tmp_path / "nowhere")]) == 2

@@ -42,6 +42,13 @@ network; their ``meta`` seconds count only what they recompute. ``ablation_no_me
 warm-started modular network with stages 1 and 2 skipped: what meta-training adds is LAM-PINN's error
 against it.
 
+``--mode paper`` runs the paper's protocol (chapter 11; :data:`lampinn.methods.PAPER_METHODS`): B = 10,000, LAM-PINN as
+the authors released it (``lampinn_released``, untuned) and every baseline twice, untuned (``*_untuned``: the released
+rate 2e-3 and the family's own weights, as a paper would run them) and tuned as below. Its sizes evaluate every task
+every ``eval_every`` iterations, so each task keeps its final MSE, its curve and its best iteration's MSE (chosen
+against the reference: an oracle, recorded only to compare with the paper's numbers), on the unseen tasks only and
+with no calibration.
+
 Methods (:data:`DEFAULT_METHODS`): scratch with B and with B/10; ``transfer`` pretrained on the
 central training task (chapter 3 measured it better than joint pretraining on Burgers); MAML
 (second order, one inner step) and Reptile with chapter 4's settings; LAM-PINN with chapter 8's;

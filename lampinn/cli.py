@@ -1,7 +1,7 @@
 """The ``lampinn`` command line.
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
-    lampinn benchmark FAMILY --mode {ci,default,full} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
     lampinn meta-validation-tuned RESULT.json --out FILE.jsonl --candidates ... [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
@@ -157,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--ablation-seeds", type=_positive, default=ABLATION_SEEDS,
                        help="at most this many seeds for each ablation (default: %(default)s; each meta-trains again)")
     bench.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, metavar="METHOD",
-                       help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint and fomaml)")
+                       help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint, fomaml and the "
+                       "paper protocol's; with --mode paper, the paper protocol's: lampinn.methods.PAPER_METHODS)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     _executor_options(bench)
     bench.set_defaults(run=_benchmark)

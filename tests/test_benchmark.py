@@ -58,13 +58,13 @@ def check_schema(result, family, methods, mode="ci"):
     assert PROVENANCE <= set(result["provenance"]) and result["provenance"]["version"] == lampinn.__version__
 
 
-def check_tuning(tuning, family):
+def check_tuning(tuning, family, tuned=tuple(bm.SETTINGS)):
     """Every setting has a rate and a weight factor, each the best of what was measured on the training tasks, and the
     factors tried are those the widening sweep tries given their scores (a result without ``weight_range`` predates
     the widening: it tried the first factors only)."""
-    assert set(tuning["lr"]) == set(tuning["weight"]) == set(bm.SETTINGS)
+    assert set(tuning["lr"]) == set(tuning["weight"]) == set(tuned)
     assert np.allclose(tuning["tasks"], lampinn.get_family(family).train_tasks()[list(bm.TUNING_TASKS)])
-    for name in bm.SETTINGS:
+    for name in tuned:
         rates, factors = tuning["mse"][name], tuning["weight_mse"][name]
         limits = tuple(tuning.get("weight_range", (min(bm.TUNING_WEIGHTS), max(bm.TUNING_WEIGHTS))))
         assert list(rates) == [str(v) for v in bm.TUNING_LRS]
@@ -88,7 +88,9 @@ def m_meta(result, method):
 
 def test_method_names_are_the_registrys(tmp_path):
     assert bm.DEFAULT_METHODS == (*MAIN_METHODS[:-1], *ABLATIONS, "zero") and set(bm.DEFAULT_METHODS) <= set(METHODS)
-    assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml"}
+    paper_only = set(bm.PAPER_METHODS) - set(bm.DEFAULT_METHODS)  # LAM-PINN as released, the untuned baselines
+    assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml", *paper_only}
+    assert paper_only == {m for m in METHODS if METHODS[m].untuned}
     assert set(bm.SETTINGS.values()) <= set(METHODS)
     bench = next(a for a in parser()._subparsers._group_actions if a.dest == "command").choices["benchmark"]
     choices = next(a for a in bench._actions if a.dest == "methods").choices

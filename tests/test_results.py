@@ -19,7 +19,8 @@ import lampinn
 from lampinn import settings
 from lampinn.benchmark import CALIBRATION_RULE, DEFAULT_METHODS, Run
 from lampinn.book import seed_zero
-from lampinn.methods import get_method
+from lampinn.files import read_json
+from lampinn.methods import PAPER_METHODS, get_method
 from lampinn.report import update_blocks
 from lampinn.results import FAMILY_ORDER, baseline_as_run, committed, load, load_model, results_dir, with_tuning
 
@@ -170,3 +171,39 @@ def test_each_familys_meta_training_is_the_one_meta_validation_chose(family):
     assert {"full-step", "step-0.3", "step-0.1"} <= set(rows)
     first = health.choose(rows)
     assert rows["ours"]["same_as"] == first and rows["ours"]["mse"] == rows[first]["mse"]
+
+
+PAPER = RESULTS / "paper"
+
+
+def test_the_paper_protocol_run_keeps_final_and_best_of_every_method():
+    """``lampinn benchmark elasticity --mode paper``: LAM-PINN as released and every baseline untuned and tuned (not
+    LAM-PINN: the paper's protocol does not tune it), each task's curve every 10 iterations to the end of its budget."""
+    result = load("elasticity", PAPER)
+    assert result["mode"] == "paper" and result["sizes"] == settings.sizes("elasticity", "paper")
+    assert list(result["methods"]) == list(PAPER_METHODS) and result["ood"] == {} and "calibration" not in result
+    assert shown_command(result["provenance"]["command"]).startswith("lampinn benchmark elasticity --mode paper")
+    check_tuning(result["tuning"], "elasticity", tuned=("scratch_full", "scratch_adapt", "finetune"))
+    every = result["sizes"]["eval_every"]
+    for name, m in result["methods"].items():
+        iters = result["budget"]["full" if name.startswith("scratch_full") else "adapt"]
+        assert all(len(c) == iters // every + 1 for c in m["per_seed_curves"][0]), name
+        assert m["per_seed_mse"][0] == [c[-1] for c in m["per_seed_curves"][0]], name
+    lam = lampinn.LAMPINN.load(PAPER / "elasticity.models" / "lampinn_released-seed0.pt", "cpu")
+    assert lam.config.n_clusters == 3 and lam.config.plateau and not lam.config.output_scale
+    # the walk's fifth row: LAM-PINN as released at the benchmark's sizes, one seed, nothing tuned
+    released = load("elasticity", PAPER / "benchmark_sizes")
+    assert released["mode"] == "full" and list(released["methods"]) == ["lampinn_released"]
+    assert released["sizes"] == load("elasticity", RESULTS)["sizes"] and released["provenance"]["seeds"] == 1
+
+
+def test_the_released_network_and_points_checks_are_committed_with_their_commands():
+    released = read_json(PAPER / "released_network.json")
+    assert released["command"].startswith("python scripts/released_network.py --released")
+    assert len(released["tasks"]) == 10 and released["settings"]["iters"] == 1000
+    for task in released["tasks"]:
+        assert task["best_mse"] <= min(task["final_mse"], task["mse_100"]) and task["diverged"] is None
+    compared = [t for t in released["tasks"] if "released" in t]
+    assert compared and all(t["released"]["loss_first"] == pytest.approx(t["loss_first"], rel=1e-4) for t in compared)
+    points = read_json(PAPER / "elasticity.points.json")
+    assert points["run"]["sizes"] == load("elasticity", PAPER)["sizes"] and len(points["n_interior"]) >= 2

@@ -22,6 +22,7 @@ import numpy as np
 import lampinn
 from lampinn.benchmark import TUNING_TASKS, Run
 from lampinn.core import LAMPINN
+from lampinn.executor import cores, executor, run_jobs
 from lampinn.files import atomic_write, dumps, read_json
 from lampinn.provenance import Stopwatch, provenance
 from lampinn.results import check_result
@@ -48,6 +49,14 @@ def adapt_at(run: Run, name: str, tasks: np.ndarray, n_interior: int) -> dict[st
             "seconds": float(sum(r["seconds"] for r in rows))}
 
 
+def job(folder: str, family: str, name: str, rows: list[int], n_interior: int) -> dict[str, list[float]]:
+    """One method at one point count, wherever the executor runs it: the paper run's view rebuilt from its file."""
+    result = read_json(Path(folder) / f"{family}.json")
+    fam = lampinn.get_family(family)
+    run = Run(fam, "paper", Path(folder), sizes=result["sizes"], done={"_tuning": result["tuning"]})
+    return adapt_at(run, name, fam.train_tasks()[rows], n_interior)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", default="results/paper", help="the folder of the paper run (default results/paper)")
@@ -55,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-interior", type=int, nargs="+", default=[500, 2000], help="interior point counts to compare")
     ap.add_argument("--tasks", type=int, nargs="+", default=list(TUNING_TASKS),
                     help="rows of the training design (default: the four tuning corners)")
+    ap.add_argument("--methods", nargs="+", default=list(ADAPTED), choices=ADAPTED, help="the methods to adapt")
+    ap.add_argument("--workers", type=int, default=cores(), help="processes, one job each (default: every core)")
     ap.add_argument("--out", default=None, help="the JSON file to write (default FOLDER/FAMILY.points.json)")
     args = ap.parse_args(argv)
     folder = Path(args.results)
@@ -67,22 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     if result["mode"] != "paper":
         print(f"{path} is a {result['mode']!r} run; expected one of --mode paper", file=sys.stderr)
         return 2
-    family = lampinn.get_family(args.family)
-    run = Run(family, "paper", folder, sizes=result["sizes"], done={"_tuning": result["tuning"]})
-    tasks = family.train_tasks()[args.tasks]
-    clock, out = Stopwatch(), {}
-    names = [m for m in ADAPTED if m in result["methods"]]
-    for name in names:
-        out[name] = {str(n): adapt_at(run, name, tasks, n) for n in args.n_interior}
-        print(name, "  ".join(f"{n} points: final {np.mean(v['final']):.3g}, best {np.mean(v['best']):.3g}"
-                              for n, v in out[name].items()), flush=True)
+    tasks = lampinn.get_family(args.family).train_tasks()[args.tasks]
+    names = [m for m in args.methods if m in result["methods"]]
+    jobs = {(m, n): (job, str(folder), args.family, m, args.tasks, n) for m in names for n in args.n_interior}
+    clock, cpu, out = Stopwatch(), 0.0, {m: {} for m in names}
+    with executor(args.workers) as (pool, slots, workers):
+        for (name, n), done in run_jobs(pool, slots, jobs):
+            out[name][str(n)], cpu = done["value"], cpu + done["cpu_seconds"]
+            print(f"{name} at {n} points: final {np.mean(done['value']['final']):.3g}, "
+                  f"best {np.mean(done['value']['best']):.3g}", flush=True)
+    out = {m: {str(n): out[m][str(n)] for n in args.n_interior} for m in names}
     ranking = {str(n): sorted(names, key=lambda m: np.mean(out[m][str(n)]["final"])) for n in args.n_interior}
     for n, order in ranking.items():
         print(f"ranking at {n} points (final):", " < ".join(order))
     record = {"family": args.family, "tasks": tasks.tolist(), "rows": args.tasks, "n_interior": args.n_interior,
               "n_boundary": result["sizes"]["n_boundary"], "methods": out, "ranking": ranking,
               "run": {"commit": result["provenance"]["git_commit"], "sizes": result["sizes"]},
-              "provenance": provenance("paper", 1, clock.seconds(), None, clock.cpu_seconds())}
+              "provenance": {**provenance("paper", 1, clock.seconds(), None, cpu), "workers": [workers]}}
     atomic_write(Path(args.out) if args.out else folder / f"{args.family}.points.json", dumps(record, indent=1))
     return 0
 

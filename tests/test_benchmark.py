@@ -430,8 +430,8 @@ def test_paper_mode_records_final_and_best_untuned_and_tuned(tmp_path, monkeypat
     points = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(points)
     out = tmp_path / "points.json"
-    assert points.main(["--results", str(tmp_path), "--family", "burgers", "--n-interior", "50", "200", "--tasks", "0", "4",
-                        "--out", str(out)]) == 0
+    assert points.main(["--results", str(tmp_path), "--family", "burgers", "--n-interior", "50", "200", "--tasks", "0",
+                        "4", "--workers", "1", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert set(record["methods"]) == {"lampinn_released", "transfer_untuned", "transfer"}
     for n in ("50", "200"):

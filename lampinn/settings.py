@@ -63,7 +63,7 @@ def mode() -> str:
 
 
 def set_mode(value: str) -> None:
-    """Run every chapter and helper in mode ``value`` (one of :data:`MODES`)."""
+    """Run every chapter and helper in mode ``value`` (``"ci"``, ``"default"``, ``"full"`` or ``"paper"``)."""
     _set["mode"] = _check_mode(value, "mode")
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = "notebooks/09_benchmark_burgers"
+CHAPTER = "notebooks/11_benchmark_elasticity"
 #: A Markdown table row or separator line, as it reads when the table was not parsed.
 PIPE_TEXT = re.compile(r"\|\s*:?-{3,}:?\s*\||\|\s*(method|setting)\s*\||\|\s*this book\s*\|")
 
@@ -80,7 +80,9 @@ def test_benchmark_tables_render_as_html_tables(tmp_path):
     headers = [table[0] for table in page.tables if table]
     assert any(h[0] == "setting" and h[1].startswith("Adam rate ") for h in headers), headers  # the tuning table
     assert any(h[:2] == ["method", "unseen mean MSE"] for h in headers), headers  # the main results
-    assert any(h[:2] == ["", "this book"] for h in headers), headers  # the comparison with the paper
+    assert any(h[:2] == ["", "change from the row above"] for h in headers), headers  # the walk from the paper's protocol
+    paper = [t for t in page.tables if t and t[0][:2] == ["method", "unseen mean MSE"] and "oracle" in t[0][2]]
+    assert len(paper) == 1 and len(paper[0]) == 12, [h[:3] for h in headers]  # the paper run: eleven methods
     tuning = next(t for t in page.tables if t and t[0][0] == "setting")
     assert len(tuning) == 5 and all(len(row) == len(tuning[0]) for row in tuning)
 

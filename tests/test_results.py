@@ -207,3 +207,6 @@ def test_the_released_network_and_points_checks_are_committed_with_their_command
     assert compared and all(t["released"]["loss_first"] == pytest.approx(t["loss_first"], rel=1e-4) for t in compared)
     points = read_json(PAPER / "elasticity.points.json")
     assert points["run"]["sizes"] == load("elasticity", PAPER)["sizes"] and len(points["n_interior"]) >= 2
+    ours = read_json(PAPER / "released_network.ours_loss.json")
+    assert ours["settings"]["loss"] == "ours" and "rollers" in ours["settings"]["loss_weights"]
+    assert [t["theta"] for t in ours["tasks"]] == [t["theta"] for t in released["tasks"]]

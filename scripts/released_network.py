@@ -47,8 +47,9 @@ from lampinn.autodiff import derivatives
 from lampinn.files import atomic_write, dumps
 from lampinn.core import ADAPT_PATIENCE, RELEASED, LAMPINN, LAMPINNConfig
 from lampinn.nn import ModularPINN, default_device
-from lampinn.pde import Family, as_param, evaluate, mse
+from lampinn.pde import Family, as_param, mse
 from lampinn.pde.elasticity import Elasticity, stresses
+from lampinn.protocol import trajectory
 from lampinn.provenance import Stopwatch, git_state, provenance
 from lampinn.train import TrainingDiverged
 
@@ -262,12 +263,11 @@ def adapt(lam: LAMPINN, theta: np.ndarray, s: Settings) -> dict:
         hist, gates = adapted.history, adapted.gates
     except TrainingDiverged as err:
         hist, gates, diverged = err.history, [], str(err)
-    iters = sorted(hist.evaluations)
-    errors = [hist.evaluations[i][0] for i in iters]
-    best = int(np.argmin(errors))
-    at = hist.evaluations.get(QUOTED_ITER)
+    iters, traj = sorted(hist.evaluations), trajectory(hist)
+    errors, at = traj["curve"], hist.evaluations.get(QUOTED_ITER)
     return {"theta": [float(v) for v in theta], "mse_0": errors[0], f"mse_{QUOTED_ITER}": at[0] if at else None,
-            "final_mse": errors[-1], "final_iter": iters[-1], "best_mse": errors[best], "best_iter": iters[best],
+            "final_mse": errors[-1], "final_iter": iters[-1], "best_mse": traj["best_mse"],
+            "best_iter": traj["best_iteration"],
             "loss_first": hist.total[0] if hist.total else None, "loss_last": hist.total[-1] if hist.total else None,
             "gates": [float(g) for g in gates], "seconds": hist.seconds,
             "seconds_per_iter": hist.seconds / max(1, len(hist.total)), "diverged": diverged,

@@ -28,7 +28,7 @@ from .methods import get_method, run
 from .pde import Family, evaluate, get_family
 from .protocol import Protocol
 from .provenance import provenance
-from .results import BASELINE, aggregate
+from .results import BASELINE
 
 #: Rows of the 27-task training design held out by :func:`meta_validation`: the six tasks (a, b, c) with
 #: c = (a + b) mod 3 and a != b, so every level of every parameter appears twice, and the central task

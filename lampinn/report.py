@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write, read_json
-from .results import BASELINE, FAMILY_ORDER, PUBLISHED, committed, results_dir
+from .results import BASELINE, FAMILY_ORDER, committed, results_dir
 from .provenance import shown_command
 
 

@@ -473,8 +473,9 @@ class Run:
         (see :meth:`summarise`). ``workers`` describes the executor for the provenance."""
         clock, before = Stopwatch(), self.done.get("_seconds", 0.0)
         tuning = self.done.setdefault("_tuning", {})
-        for key, value in {"tasks": self.family.train_tasks()[list(TUNING_TASKS)].tolist(),
-                           "criterion": "mean MSE over the tasks", "weight_range": list(TUNING_WEIGHT_RANGE),
+        if "tasks" not in tuning:  # a run given its tuning tasks (the diversity map's 8-task runs) keeps them
+            tuning["tasks"] = self.family.train_tasks()[list(TUNING_TASKS)].tolist()
+        for key, value in {"criterion": "mean MSE over the tasks", "weight_range": list(TUNING_WEIGHT_RANGE),
                            "lr": {}, "weight": {}, "mse": {}, "weight_mse": {}, "seconds": {}}.items():
             tuning.setdefault(key, value)
         self.done["_workers"] = [*self.done.get("_workers", []), workers]
@@ -695,13 +696,13 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
 
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
               device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS,
-              workers: int = 1, scheduler: str | None = None) -> dict:
+              workers: int = 1, scheduler: str | None = None, sizes: dict | None = None) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
     and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result. The ablations run
     ``min(seeds, ablation_seeds)`` seeds. The jobs run in this process (``workers=1``), in ``workers`` processes,
     or on the Dask cluster at ``scheduler`` (:func:`lampinn.executor.executor`); the numbers are the same. A family
     of your own needs ``workers=1`` unless the workers can import its class (define it in a module, not a
-    notebook)."""
+    notebook). ``sizes`` replaces the mode's sizes (:func:`lampinn.settings.sizes`), as the diversity map's runs do."""
     methods = list(methods or (PAPER_METHODS if mode == "paper" else DEFAULT_METHODS))
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
@@ -717,13 +718,12 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         remove_orphans(out, fam.name)  # what a killed run left half-written
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
-        run = Run(fam, mode, out, seeds, device, ablation_seeds)
+        run = Run(fam, mode, out, seeds, device, ablation_seeds, sizes=sizes)
         with executor(workers, scheduler) as (pool, slots, description):
             result = run.run(methods, progress, pool, slots, description)
-        base = out / fam.name
-        atomic_write(base.with_suffix(".json"), dumps(result, indent=1))
-        atomic_write(base.with_suffix(".md"), markdown_table(result))
-        plot(result, base.with_suffix(".png"))
+        atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))
+        atomic_write(out / f"{fam.name}.md", markdown_table(result))
+        plot(result, out / f"{fam.name}.png")
     return result
 
 

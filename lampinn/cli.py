@@ -2,6 +2,7 @@
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
     lampinn meta-validation-tuned RESULT.json --out FILE.jsonl --candidates ... [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
@@ -73,6 +74,15 @@ def _benchmark(args: argparse.Namespace) -> None:
     result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device,
                        ablation_seeds=args.ablation_seeds, workers=args.workers or cores(), scheduler=args.scheduler)
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
+
+
+def _diversity(args: argparse.Namespace) -> None:
+    from .diversity import run
+
+    result = run(args.family, args.out, args.mode, tuple(args.widths), args.seeds, args.workers or cores(), args.device,
+                 scheduler=args.scheduler)
+    print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png ({len(result['steps'])} runs, "
+          f"{result['provenance']['seconds'] / 60:.0f} min)")
 
 
 def _headline(args: argparse.Namespace) -> None:
@@ -162,6 +172,20 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     _executor_options(bench)
     bench.set_defaults(run=_benchmark)
+
+    from .diversity import WIDTHS
+
+    div = sub.add_parser("diversity", help="the map of chapter 12: the benchmark on ever wider boxes, with 27 and 8 "
+                                           "training tasks (resumable)")
+    div.add_argument("family", choices=sorted(FAMILIES), help="a built-in family: %(choices)s")
+    div.add_argument("--out", required=True, help="folder for each run's files and the map's FAMILY.json, .md, .png")
+    div.add_argument("--mode", default="full", choices=list(MODES), help="the sizes (default: %(default)s)")
+    div.add_argument("--widths", nargs="+", type=float, default=list(WIDTHS), metavar="W",
+                     help="box widths, 1 the committed box (default: %(default)s)")
+    div.add_argument("--seeds", type=_positive, default=2)
+    div.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    _executor_options(div)
+    div.set_defaults(run=_diversity)
 
     from .health import CANDIDATES
 

@@ -156,5 +156,10 @@ def pretrain(family: Family, sources: np.ndarray, protocol: Protocol) -> tuple[M
 
 
 def central_task(family: Family) -> np.ndarray:
-    """The training task at the centre of the design (the middle level of every parameter)."""
-    return np.array([family.levels[n][len(family.levels[n]) // 2] for n in family.param_names])
+    """The task at the centre of the design: the middle level of every parameter (a training task); with an even
+    number of levels, the midpoint of the two middle ones (geometric for the family's ``log_params``)."""
+    def middle(name: str) -> float:
+        lv = family.levels[name]
+        lo, hi = lv[(len(lv) - 1) // 2], lv[len(lv) // 2]
+        return float(np.sqrt(lo * hi) if name in family.log_params and lo != hi else (lo + hi) / 2)
+    return np.array([middle(n) for n in family.param_names])

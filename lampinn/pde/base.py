@@ -93,6 +93,9 @@ class Family(ABC):
     positive: tuple[str, ...] = ()  # parameters that must be > 0 to be physical
     log_params: tuple[str, ...] = ()  # parameters spanning a decade or more: designs treat them on a log scale
     limits: dict[str, tuple[float, float]] = {}  # where the reference solver is reliable; validate refuses the rest
+    # The diversity knob (chapter 12, lampinn.diversity): the parameters whose range widens, each on its scale
+    # ("log": about the geometric centre, "linear": about the midpoint).
+    diversity: dict[str, str] = {}
     # The fixed held-out tasks, stored as data (draw them once with lampinn.pde.draw_unseen / draw_ood):
     unseen: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the bounds, off the training grid
     ood: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the 130% box, outside the design box

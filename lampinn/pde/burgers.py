@@ -78,6 +78,7 @@ class Burgers(Family):
     positive = ("nu",)
     limits = {"nu": (1e-3, 1.0), "A": (-3.0, 3.0), "w": (-1.0, 2.0)}  # where the Cole-Hopf quadrature is finite and fast
     log_params = ("nu",)
+    diversity = {"nu": "log", "A": "linear"}  # the viscosity in decades, and the amplitude
     # Drawn once by `python -m lampinn.pde.designs burgers` (seeded Latin hypercube), stored here.
     unseen = (
         (0.02992, 0.8668, 0.3834), (0.006054, 1.376, 0.09649), (0.01454, 0.5899, 0.4312), (0.008888, 1.288, 0.1198),

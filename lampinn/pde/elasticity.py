@@ -106,6 +106,7 @@ class Elasticity(Family):
     domain = ((0.0, SIZE), (0.0, SIZE))
     loss_weights = {"residual": 1.0, "dirichlet": 50.0, "rollers": 50.0, "top": 50.0, "right": 50.0}
     positive = ("E",)
+    diversity = {"f": "linear", "k": "linear"}  # the two loads
     # As published by the authors (arXiv:2604.26999 and their released code).
     unseen = (
         (55, 1.8, 9.2), (60, 1.9, 9.0), (134, 1.954, 0.772), (55, 1.7, 9.8), (79, 0.84, 2.302),

@@ -50,6 +50,7 @@ class Helmholtz(Family):
     # B = 1000 solves 10 of 10 calibration tasks with a1, a2 in [0.5, 2]; 2 of 10 with [1, 4] (the first box).
     bounds = {"a1": (0.5, 2.0), "a2": (0.5, 2.0), "k": (1.0, 4.0)}
     levels = {"a1": (0.5, 1.25, 2.0), "a2": (0.5, 1.25, 2.0), "k": (1.0, 2.5, 4.0)}
+    diversity = {"a1": "log", "a2": "log"}  # the frequencies, widened in octaves about 1
     input_names = ("x", "y")
     output_names = ("u",)
     domain = ((-1.0, 1.0), (-1.0, 1.0))

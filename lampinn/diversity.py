@@ -1,0 +1,222 @@
+"""When does compositional meta-learning pay? The diversity map of chapter 12 (``lampinn diversity FAMILY``).
+
+A family declares a *diversity knob* (:attr:`lampinn.pde.Family.diversity`): the parameters whose design range widens,
+each on its scale ("log": about the geometric centre, so Helmholtz's frequencies widen in octaves; "linear": about
+the midpoint). :func:`widened` makes the box of one width: every knob range scaled by ``width`` about its centre on its
+scale, the other ranges unchanged, each level kept at its place in its range (so width 1 is the committed design),
+with 3 levels per parameter (the 27-task design) or the 2 outer ones (its 8 corners). The 10 unseen tasks of a box
+are drawn by the committed families' rule (:func:`lampinn.pde.designs.draw_unseen`: same seed, inside the box, at
+least 0.1 from every task of the 27-task design in the box's unit coordinates, the knob's log parameters on a log
+scale), never by looking at a result; width 1 keeps the stored ones. Both designs of a box share its unseen tasks.
+
+:func:`run` runs the benchmark (:func:`lampinn.benchmark.benchmark`, full sizes, unseen tasks only) at every width: the
+27-task design with every method of :data:`METHODS` (tuned and calibrated on the box's training tasks as the benchmark
+always is), then the 8-task design with those that use the training tasks (:data:`DESIGN_METHODS`). The two scratch
+settings and the calibration use no training design, so the 8-task run takes them from the 27-task run of its box;
+fine-tuning and LAM-PINN's adaptation are tuned again on the 8-task design's own networks. A widened family has its own
+name (``helmholtz-w1.26-27``), so the meta-training chosen on the committed box (:data:`lampinn.methods.META_VALIDATED`)
+does not apply: LAM-PINN meta-trains with the sizes' stages, and ``ablation_no_meta`` (its network without stages 1
+and 2) shows what meta-training adds. :func:`summarise` gathers the runs into ``OUT/FAMILY.json`` (per step, per seed:
+each method's mean MSE and the two ratios of :func:`lampinn.report.ratios`), ``.md`` and ``.png`` (:func:`plot`).
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+from .files import atomic_write, dumps, read_json
+from .pde import Family, get_family
+from .pde.designs import _round, draw_unseen
+from .provenance import provenance
+from .report import PAPER_BASELINES
+
+#: The box widths of the map: equal steps on a log axis from the committed box (1) to twice its range.
+WIDTHS = (1.0, round(2 ** (1 / 3), 2), round(2 ** (2 / 3), 2), 2.0)
+#: The two training designs of every box: 3 levels per parameter (27 tasks) and 2 (8 tasks, the corners).
+LEVELS = (3, 2)
+#: The methods of the 27-task runs; the 8-task runs drop the two scratch settings (:data:`DESIGN_METHODS`).
+METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", "ablation_no_meta")
+DESIGN_METHODS = METHODS[2:]
+
+
+def _scale(kind: str):
+    if kind not in ("log", "linear"):
+        raise ValueError(f"diversity scale {kind!r} is not one; expected 'log' or 'linear'")
+    return (np.log, np.exp) if kind == "log" else ((lambda v: v), (lambda v: v))
+
+
+def widened(family: Family, width: float, levels: int = 3) -> Family:
+    """``family`` with its knob's ranges ``width`` times as wide about their centres and a ``levels``-level design
+    (3: 27 tasks, 2: the 8 corners), named ``NAME-wWIDTH-TASKS``; see the module docstring."""
+    if not family.diversity:
+        raise ValueError(f"{family.name}: the family declares no diversity knob; declare diversity = "
+                         f"{{'PARAM': 'log' or 'linear', ...}} on its class")
+    if not (np.isfinite(width) and width >= 1):
+        raise ValueError(f"width {width!r} is invalid; expected a number >= 1 (1 is the committed box)")
+    if levels not in LEVELS:
+        raise ValueError(f"levels {levels!r} is not a design; expected 3 (27 tasks) or 2 (8 corners)")
+    out = copy.copy(family)
+    out._reference_owner = getattr(family, "_reference_owner", family)  # the same equation: the same solutions
+    bounds, lv = dict(family.bounds), dict(family.levels)
+    for name, kind in family.diversity.items():
+        to, back = _scale(kind)
+        lo, hi = (to(v) for v in family.bounds[name])
+        centre, half = (lo + hi) / 2, width * (hi - lo) / 2
+        new_lo, new_hi = centre - half, centre + half
+        places = [(to(v) - lo) / (hi - lo) for v in family.levels[name]]
+        bounds[name] = tuple(_round(np.array([[back(new_lo), back(new_hi)]]))[0].tolist())
+        lv[name] = tuple(_round(np.array([[back(new_lo + p * (new_hi - new_lo)) for p in places]]))[0].tolist())
+    if levels == 2:
+        lv = {name: (v[0], v[-1]) for name, v in lv.items()}
+    out.bounds, out.levels = bounds, lv
+    out.log_params = tuple(dict.fromkeys([*family.log_params, *(n for n, k in family.diversity.items() if k == "log")]))
+    out.name = f"{family.name}-w{width:.2f}-{levels ** len(family.param_names)}"
+    if width != 1:
+        box = out if levels == 3 else widened(family, width, 3)
+        out.unseen = tuple(tuple(row) for row in draw_unseen(box).tolist())
+        for row in out.unseen:
+            out.validate(row)  # a knob that leaves the solver's limits fails here, before anything runs
+    return out
+
+
+def _seed_design_run(out: Path, box: dict, family: Family, mode: str) -> None:
+    """Start the 8-task run of a box with what its 27-task run (``box``, its result) measured without the design: the
+    calibration and the tuning of the two scratch settings."""
+    partial = out / f"{family.name}.partial.json"
+    if partial.exists() or (out / f"{family.name}.json").exists():
+        return
+    t = box["tuning"]
+    keep = ("scratch_full", "scratch_adapt")
+    tuning = {k: t[k] for k in ("tasks", "criterion", "weight_range")}
+    tuning.update({k: {s: t[k][s] for s in keep if s in t.get(k, {})} for k in ("lr", "weight", "mse", "weight_mse", "seconds")})
+    atomic_write(partial, dumps({"_mode": mode, "_family": family.name, "_tuning": tuning,
+                                 "_calibration": box["calibration"]}))
+
+
+def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths: tuple[float, ...] = WIDTHS,
+        seeds: int = 2, workers: int = 1, device: str | None = None, progress: bool = True,
+        scheduler: str | None = None) -> dict:
+    """Run (or resume) every step of ``family``'s map in ``out`` at the sizes of ``mode`` (the map's: ``full``), on
+    the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png``."""
+    from .benchmark import benchmark
+
+    fam = family if isinstance(family, Family) else get_family(family)
+    out = Path(out)
+    sizes = {**settings.sizes(fam.name, mode), "ood": 0}
+    for width in widths:
+        full = widened(fam, width, 3)
+        box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes)
+        corners = widened(fam, width, 2)
+        _seed_design_run(out, box, corners, mode)
+        benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler, sizes)
+    result = summarise(fam, out, widths)
+    atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))
+    atomic_write(out / f"{fam.name}.md", table(result))
+    plot(result, out / f"{fam.name}.png")
+    return result
+
+
+def _ratios(mse: dict[str, list[float]], scratch: list[float], lam: str) -> dict[str, list[float]]:
+    """Per seed: the best of transfer, MAML and Reptile over ``lam``, and scratch at B over ``lam``."""
+    best = np.min([mse[m] for m in PAPER_BASELINES], axis=0)
+    return {"a": (best / np.array(mse[lam])).tolist(), "b": (np.array(scratch) / np.array(mse[lam])).tolist()}
+
+
+def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] = WIDTHS) -> dict:
+    """The map from the step results in ``out``: per width and design, the box, the calibration, each method's mean
+    MSE per seed on the unseen tasks (scratch from the box's 27-task run) and the ratios (a) and (b) per seed, for
+    LAM-PINN and for its network without meta-training."""
+    out, steps, seconds, cpu = Path(out), [], 0.0, 0.0
+    for width in widths:
+        box = None
+        for levels in LEVELS:
+            fam = widened(family, width, levels)
+            result = read_json(out / f"{fam.name}.json")
+            box = box or result
+            mse = {m: [float(np.mean(s)) for s in r["per_seed_mse"]] for m, r in result["methods"].items()}
+            scratch = {m: [float(np.mean(s)) for s in box["methods"][m]["per_seed_mse"]] for m in METHODS[:2]}
+            mse = {**scratch, **mse}
+            steps.append({"width": width, "tasks": len(fam.train_tasks()), "name": fam.name,
+                          "bounds": {n: list(fam.bounds[n]) for n in fam.diversity},
+                          "levels": {n: list(fam.levels[n]) for n in fam.diversity},
+                          "unseen": fam.unseen_tasks().tolist(),
+                          "calibration": {k: box["calibration"][k] for k in ("solved", "passed", "rel_l2")},
+                          "mse": mse, "ratios": {lam: _ratios(mse, scratch["scratch_full"], lam)
+                                                 for lam in ("lampinn", "ablation_no_meta")}})
+            seconds += result["provenance"]["seconds"]
+            cpu += result["provenance"].get("cpu_seconds", 0.0)
+    first = read_json(out / f"{steps[0]['name']}.json")
+    seeds = min(len(v) for s in steps for v in s["mse"].values())
+    prov = {**provenance(first["mode"], seeds, seconds, None, cpu), "device": first["provenance"]["device"]}
+    return {"family": family.name, "knob": dict(family.diversity), "widths": list(widths), "mode": first["mode"],
+            "sizes": first["sizes"], "steps": steps, "provenance": prov}
+
+
+def series(result: dict, tasks: int, lam: str = "lampinn", ratio: str = "a") -> tuple[np.ndarray, np.ndarray]:
+    """The widths and the per-seed ratios (rows: widths) of one design (``tasks``: 27 or 8) from a map."""
+    rows = [s for s in result["steps"] if s["tasks"] == tasks]
+    return np.array([s["width"] for s in rows]), np.array([s["ratios"][lam][ratio] for s in rows])
+
+
+def table(result: dict) -> str:
+    """A markdown table of the map: per width and design, the calibration, the methods' mean MSE and the ratios (mean
+    over seeds, geometric)."""
+    names = ("lampinn", "ablation_no_meta", "scratch_full", "transfer", "maml", "reptile")
+    lines = ["| width | tasks | calibration | " + " | ".join(names) + " | (a) | (b) | (a) no meta |",
+             "|---" * (len(names) + 6) + "|"]
+    for s in result["steps"]:
+        gm = {k: float(np.exp(np.mean(np.log(s["ratios"][lam][r])))) for k, lam, r in
+              (("a", "lampinn", "a"), ("b", "lampinn", "b"), ("n", "ablation_no_meta", "a"))}
+        cells = " | ".join(f"{np.mean(s['mse'][m]):.2e}" for m in names)
+        lines.append(f"| {s['width']:g} | {s['tasks']} | {s['calibration']['solved']}/10 | {cells} | {gm['a']:.3g} | "
+                     f"{gm['b']:.3g} | {gm['n']:.3g} |")
+    p = result["provenance"]
+    lines += ["", f"Unseen mean MSE over {p['seeds']} seeds; (a) the best of transfer, MAML and Reptile over LAM-PINN, "
+              f"(b) scratch at B over LAM-PINN (geometric means over seeds); calibration: training tasks of the box "
+              f"that scratch at B solves (of 10). Made by `{p['command']}` in {p['seconds'] / 60:.0f} min "
+              f"({p.get('cpu_seconds', 0) / 60:.0f} CPU min), {p['device']}, commit {p['git_commit'][:7]}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: str | os.PathLike | None = None):
+    """Ratio (a) and ratio (b) against the box width (log scale): each seed a dot, the geometric mean a line, the
+    27-task and 8-task designs side by side, LAM-PINN without meta-training dashed, ratio 1 marked, and each width's
+    calibration (training tasks scratch at B solves, of 10) along the top. Saved to ``path`` if given."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for ax, ratio, title in zip(axes, ("a", "b"), ("(a) best of transfer, MAML, Reptile / LAM-PINN",
+                                                    "(b) scratch at B / LAM-PINN at B/10")):
+        for tasks, colour in ((27, "C0"), (8, "C1")):
+            for lam, style in (("lampinn", "-"), ("ablation_no_meta", "--")):
+                w, r = series(result, tasks, lam, ratio)
+                label = f"{tasks} tasks" + (", no meta-training" if lam != "lampinn" else "")
+                ax.plot(w, np.exp(np.log(r).mean(axis=1)), style, color=colour, label=label,
+                        alpha=1 if lam == "lampinn" else 0.6)
+                if lam == "lampinn":
+                    ax.plot(np.repeat(w, r.shape[1]), r.ravel(), "o", color=colour, ms=4, alpha=0.6)
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel="box width (1: the committed box)", title=title)
+        ax.set_xticks(result["widths"], [f"{w:g}" for w in result["widths"]])
+        ax.minorticks_off()
+        top = ax.secondary_xaxis("top")
+        calib = {s["width"]: s["calibration"]["solved"] for s in result["steps"]}
+        top.set_xticks(result["widths"], [f"{calib[w]}/10" for w in result["widths"]])
+        top.minorticks_off()
+        top.set_xlabel("calibration: tasks scratch at B solves", fontsize=8)
+    axes[0].set_ylabel("ratio (above 1: LAM-PINN better)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{result['family']}: where LAM-PINN pays (unseen tasks, {result['provenance']['seeds']} seeds)")
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png", bbox_inches="tight"))
+        plt.close(fig)
+    return fig
+
+
+__all__ = ["DESIGN_METHODS", "LEVELS", "METHODS", "WIDTHS", "plot", "run", "series", "summarise", "table",
+           "widened"]

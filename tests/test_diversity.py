@@ -1,0 +1,124 @@
+"""The diversity knob and the map of chapter 12 (lampinn.diversity)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lampinn import diversity
+from lampinn.benchmark import check_partial
+from lampinn.files import dumps, read_json
+from lampinn.pde import get_family, to_unit
+from lampinn.protocol import central_task
+
+
+def test_width_one_is_the_committed_box_and_its_corners():
+    fam = get_family("helmholtz")
+    full, corners = diversity.widened(fam, 1.0, 3), diversity.widened(fam, 1.0, 2)
+    assert full.bounds == fam.bounds and full.levels == fam.levels and full.name == "helmholtz-w1.00-27"
+    np.testing.assert_array_equal(full.train_tasks(), fam.train_tasks())
+    np.testing.assert_array_equal(full.unseen_tasks(), fam.unseen_tasks())
+    np.testing.assert_array_equal(corners.unseen_tasks(), fam.unseen_tasks())
+    lo_hi = fam.train_tasks()[[0, 2, 6, 8, 18, 20, 24, 26]]
+    np.testing.assert_array_equal(corners.train_tasks(), lo_hi)
+    assert corners.name == "helmholtz-w1.00-8" and fam.name == "helmholtz"  # the committed family is untouched
+
+
+@pytest.mark.parametrize("name", ["helmholtz", "burgers", "elasticity"])
+def test_the_knob_widens_each_range_about_its_centre_on_its_scale(name):
+    fam, width = get_family(name), 2.0
+    wide = diversity.widened(fam, width)
+    for p in fam.param_names:
+        (lo, hi), (wlo, whi) = fam.bounds[p], wide.bounds[p]
+        kind = fam.diversity.get(p)
+        if kind is None:
+            assert (wlo, whi) == (lo, hi) and wide.levels[p] == fam.levels[p]
+            continue
+        f = np.log if kind == "log" else (lambda v: v)
+        assert (f(whi) + f(wlo)) / 2 == pytest.approx((f(hi) + f(lo)) / 2, abs=1e-3)
+        assert f(whi) - f(wlo) == pytest.approx(width * (f(hi) - f(lo)), rel=1e-3)
+        places = [(f(v) - f(lo)) / (f(hi) - f(lo)) for v in fam.levels[p]]
+        wide_places = [(f(v) - f(wlo)) / (f(whi) - f(wlo)) for v in wide.levels[p]]
+        np.testing.assert_allclose(wide_places, places, atol=1e-3)
+
+
+def test_the_unseen_tasks_of_a_wider_box_are_drawn_by_the_rule():
+    fam = get_family("helmholtz")
+    full, corners = diversity.widened(fam, 1.59, 3), diversity.widened(fam, 1.59, 2)
+    unseen = full.unseen_tasks()
+    assert unseen.shape == (10, 3) and all(full.in_bounds(t) for t in unseen)
+    assert not np.array_equal(unseen, fam.unseen_tasks())
+    np.testing.assert_array_equal(corners.unseen_tasks(), unseen)  # both designs share the box's tasks
+    np.testing.assert_array_equal(diversity.widened(fam, 1.59).unseen_tasks(), unseen)  # a rule, not a chance
+    dist = np.linalg.norm(to_unit(full, unseen)[:, None] - to_unit(full, full.train_tasks())[None], axis=-1)
+    assert dist.min() >= 0.1
+    assert unseen[:, 0].max() > fam.bounds["a1"][1] or unseen[:, 1].max() > fam.bounds["a2"][1]  # the box is used
+
+
+def test_the_central_task_of_two_levels_is_the_centre_on_the_design_scale():
+    fam = get_family("helmholtz")
+    np.testing.assert_allclose(central_task(diversity.widened(fam, 2.0, 2)), [1.0, 1.0, 2.5])  # geometric: a1, a2
+    np.testing.assert_array_equal(central_task(fam), [1.25, 1.25, 2.5])  # three levels: the middle one, as before
+    burgers = diversity.widened(get_family("burgers"), 1.0, 2)
+    np.testing.assert_allclose(central_task(burgers), [np.sqrt(0.003 * 0.03), 1.0, 0.25])
+
+
+def test_bad_knobs_are_refused_with_the_value():
+    fam = get_family("helmholtz")
+    with pytest.raises(ValueError, match="width 0.5"):
+        diversity.widened(fam, 0.5)
+    with pytest.raises(ValueError, match="levels 4"):
+        diversity.widened(fam, 1.0, 4)
+    bare = diversity.copy.copy(fam)
+    bare.diversity = {}
+    with pytest.raises(ValueError, match="declares no diversity knob"):
+        diversity.widened(bare, 1.0)
+    odd = diversity.copy.copy(fam)
+    odd.diversity = {"a1": "cubic"}
+    with pytest.raises(ValueError, match="'cubic'"):
+        diversity.widened(odd, 1.5)
+
+
+def _step(name: str, methods: dict[str, list[float]], calibration: int = 9) -> dict:
+    """A step result as the benchmark writes it, with one task per seed of the given mean MSEs."""
+    return {"family": name, "mode": "ci", "sizes": {"budget": 300},
+            "methods": {m: {"per_seed_mse": [[v] for v in seeds]} for m, seeds in methods.items()},
+            "tuning": {"tasks": [[0.5, 0.5, 1.0]], "criterion": "mean MSE over the tasks", "weight_range": [1e-3, 1e3],
+                       "lr": {"scratch_full": 1e-3, "scratch_adapt": 3e-3, "finetune": 1e-3, "lampinn": 1e-2},
+                       "weight": {"scratch_full": 10.0, "scratch_adapt": 1.0, "finetune": 10.0, "lampinn": 1.0},
+                       "mse": {}, "weight_mse": {}, "seconds": {"scratch_full": 5.0}},
+            "calibration": {"solved": calibration, "passed": calibration >= 8, "rel_l2": [0.1] * 10, "seconds": 1.0},
+            "provenance": {"seconds": 60.0, "cpu_seconds": 100.0, "device": "cpu (x86_64, 1 threads)"}}
+
+
+def test_the_map_computes_both_ratios_per_seed_and_takes_scratch_from_the_box(tmp_path):
+    fam = get_family("helmholtz")
+    base = {"transfer": [2.0, 4.0], "maml": [8.0, 8.0], "reptile": [1.0, 8.0], "lampinn": [0.5, 2.0],
+            "ablation_no_meta": [1.0, 1.0]}
+    full = {**base, "scratch_full": [3.0, 6.0], "scratch_adapt": [9.0, 9.0]}
+    (tmp_path / "helmholtz-w1.00-27.json").write_text(dumps(_step("helmholtz-w1.00-27", full, calibration=7)))
+    (tmp_path / "helmholtz-w1.00-8.json").write_text(dumps(_step("helmholtz-w1.00-8", {**base, "lampinn": [4.0, 4.0]})))
+    result = diversity.summarise(fam, tmp_path, widths=(1.0,))
+    box, corners = result["steps"]
+    assert (box["tasks"], corners["tasks"]) == (27, 8)
+    assert box["ratios"]["lampinn"] == {"a": [2.0, 2.0], "b": [6.0, 3.0]}  # best baseline per seed: 1 and 4
+    assert box["ratios"]["ablation_no_meta"]["a"] == [1.0, 4.0]
+    assert corners["mse"]["scratch_full"] == [3.0, 6.0] and corners["ratios"]["lampinn"] == {"a": [0.25, 1.0],
+                                                                                           "b": [0.75, 1.5]}
+    assert corners["calibration"]["solved"] == 7 and box["bounds"]["a1"] == [0.5, 2.0]
+    assert result["provenance"]["seconds"] == 120.0 and result["provenance"]["cpu_seconds"] == 200.0
+    widths, ratios = diversity.series(result, 8, "lampinn", "b")
+    np.testing.assert_array_equal(widths, [1.0]) and np.testing.assert_array_equal(ratios, [[0.75, 1.5]])
+    assert "| 1 | 27 | 7/10 |" in diversity.table(result)
+    diversity.plot(result, tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 0
+
+
+def test_the_corners_run_starts_from_the_box_calibration_and_scratch_tuning(tmp_path):
+    fam = get_family("helmholtz")
+    box = _step("helmholtz-w1.59-27", {})
+    corners = diversity.widened(fam, 1.59, 2)
+    diversity._seed_design_run(tmp_path, box, corners, "ci")
+    partial = read_json(tmp_path / "helmholtz-w1.59-8.partial.json")
+    check_partial(partial, "seeded", corners.name, "ci")
+    assert set(partial["_tuning"]["lr"]) == {"scratch_full", "scratch_adapt"}  # fine-tuning and LAM-PINN: tuned again
+    assert partial["_calibration"] == box["calibration"]

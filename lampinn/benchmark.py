@@ -120,7 +120,8 @@ class Run:
     """
 
     def __init__(self, family: Family, mode: str, out: Path, seeds: int = 1, device: str | None = None,
-                 ablation_seeds: int = ABLATION_SEEDS, *, sizes: dict | None = None, done: dict | None = None) -> None:
+                 ablation_seeds: int = ABLATION_SEEDS, *, sizes: dict | None = None, done: dict | None = None,
+                 meta: dict | None = None) -> None:
         if mode not in settings.MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
         if seeds < 1:
@@ -128,7 +129,7 @@ class Run:
         if ablation_seeds < 1:
             raise ValueError(f"--ablation-seeds must be >= 1, got {ablation_seeds}")
         self.family, self.mode, self.out, self.seeds, self.device = family, mode, Path(out), seeds, device
-        self.ablation_seeds = ablation_seeds
+        self.ablation_seeds, self.meta = ablation_seeds, meta
         self.sizes = sizes or settings.sizes(family.name, mode)
         self.partial_path = self.out / f"{family.name}.partial.json"
         self.models = self.out / f"{family.name}.models"
@@ -155,7 +156,7 @@ class Run:
         """What a worker needs to rebuild this run (with :func:`work`): picklable, no open files, and a new ``run`` id
         each time (a worker keeps one family object per run)."""
         return {"family": self.family, "mode": self.mode, "out": self.out, "seeds": self.seeds, "device": self.device,
-                "ablation_seeds": self.ablation_seeds, "sizes": self.sizes, "run": uuid.uuid4().hex}
+                "ablation_seeds": self.ablation_seeds, "sizes": self.sizes, "meta": self.meta, "run": uuid.uuid4().hex}
 
     # ---- configuration ------------------------------------------------------------------------
     @property
@@ -182,12 +183,15 @@ class Run:
         LAM-PINN starts where transfer starts: its warm start, the affinity sessions and their source network are
         trained at scratch at B's tuned rate and loss weights, as transfer's source is (the source *is* transfer's
         network, bit for bit); stages 1 and 2 use the weights meta-validation chose
-        (:data:`lampinn.methods.META_VALIDATED`)."""
+        (:data:`lampinn.methods.META_VALIDATED`), or the run's own ``meta`` settings where it has them (the diversity
+        map's; a value :data:`lampinn.health.SCRATCH_WEIGHTS` stands for scratch at B's tuned weight factor)."""
         if isinstance(method, LAMPINNMethod) and method.untuned:  # as released: the untuned rate, the family's weights
             return method.default_config(self.protocol(seed, method.name), self.sizes, self.family.name)
         if isinstance(method, LAMPINNMethod):
             config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, self.family.name)
-            return replace(config, warm_weight_factor=self.tuning.get("weight", {}).get("scratch_full", 1.0))
+            scratch = self.tuning.get("weight", {}).get("scratch_full", 1.0)
+            meta = {k: scratch if v == "scratch_full" else v for k, v in (self.meta or {}).items()}
+            return replace(config, warm_weight_factor=scratch, **meta)
         if isinstance(method, MetaLearned):
             return method.default_config(self.sizes)
         return None
@@ -696,13 +700,15 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
 
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
               device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS,
-              workers: int = 1, scheduler: str | None = None, sizes: dict | None = None) -> dict:
+              workers: int = 1, scheduler: str | None = None, sizes: dict | None = None,
+              meta: dict | None = None) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
     and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result. The ablations run
     ``min(seeds, ablation_seeds)`` seeds. The jobs run in this process (``workers=1``), in ``workers`` processes,
     or on the Dask cluster at ``scheduler`` (:func:`lampinn.executor.executor`); the numbers are the same. A family
     of your own needs ``workers=1`` unless the workers can import its class (define it in a module, not a
-    notebook). ``sizes`` replaces the mode's sizes (:func:`lampinn.settings.sizes`), as the diversity map's runs do."""
+    notebook). ``sizes`` replaces the mode's sizes (:func:`lampinn.settings.sizes`) and ``meta`` the
+    meta-training of :data:`lampinn.methods.META_VALIDATED` (LAMPINNConfig fields), as the diversity map's runs do."""
     methods = list(methods or (PAPER_METHODS if mode == "paper" else DEFAULT_METHODS))
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
@@ -718,7 +724,7 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         remove_orphans(out, fam.name)  # what a killed run left half-written
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
-        run = Run(fam, mode, out, seeds, device, ablation_seeds, sizes=sizes)
+        run = Run(fam, mode, out, seeds, device, ablation_seeds, sizes=sizes, meta=meta)
         with executor(workers, scheduler) as (pool, slots, description):
             result = run.run(methods, progress, pool, slots, description)
         atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))

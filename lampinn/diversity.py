@@ -13,11 +13,17 @@ scale), never by looking at a result; width 1 keeps the stored ones. Both design
 27-task design with every method of :data:`METHODS` (tuned and calibrated on the box's training tasks as the benchmark
 always is), then the 8-task design with those that use the training tasks (:data:`DESIGN_METHODS`). The two scratch
 settings and the calibration use no training design, so the 8-task run takes them from the 27-task run of its box;
-fine-tuning and LAM-PINN's adaptation are tuned again on the 8-task design's own networks. A widened family has its own
-name (``helmholtz-w1.26-27``), so the meta-training chosen on the committed box (:data:`lampinn.methods.META_VALIDATED`)
-does not apply: LAM-PINN meta-trains with the sizes' stages, and ``ablation_no_meta`` (its network without stages 1
-and 2) shows what meta-training adds. :func:`summarise` gathers the runs into ``OUT/FAMILY.json`` (per step, per seed:
-each method's mean MSE and the two ratios of :func:`lampinn.report.ratios`), ``.md`` and ``.png`` (:func:`plot`).
+fine-tuning and LAM-PINN's adaptation are tuned again on the 8-task design's own networks.
+
+Which meta-training? Meta-validation chose none for Burgers and Helmholtz on the committed box
+(:data:`lampinn.methods.META_VALIDATED`), which would make LAM-PINN its own ``ablation_no_meta``. The map asks whether
+meta-training pays on wider boxes, so its LAM-PINN meta-trains with :func:`meta_training`: the setting with the best
+score on the family's tuned meta-validation record among those that meta-train (training tasks of the committed box
+only, chosen as :func:`lampinn.health.choose` chooses), and ``ablation_no_meta`` (the same network without stages 1
+and 2: the book's choice) shows what meta-training adds at each width.
+
+:func:`summarise` gathers the runs into ``OUT/FAMILY.json`` (per step, per seed: each method's mean MSE and the two
+ratios of :func:`lampinn.report.ratios`), ``.md`` and ``.png`` (:func:`plot`).
 """
 from __future__ import annotations
 
@@ -83,6 +89,21 @@ def widened(family: Family, width: float, levels: int = 3) -> Family:
     return out
 
 
+def meta_training(family: str) -> tuple[str, dict]:
+    """The map's LAM-PINN meta-training for ``family``: the name and the LAMPINNConfig changes of the candidate that
+    :func:`lampinn.health.choose` picks on the family's committed tuned meta-validation record among those that
+    meta-train (every tuned candidate but ``no-meta``)."""
+    from .health import TUNED_CANDIDATES, choose
+    from .results import tuned_validation
+
+    rows = tuned_validation(family)
+    if rows is None:
+        raise FileNotFoundError(f"{family} has no tuned meta-validation record (results/meta_validation/{family}.tuned"
+                                f".jsonl); make it with lampinn meta-validation-tuned (chapter 8)")
+    name = choose(rows, tuple(c for c in TUNED_CANDIDATES if c != "no-meta"))
+    return name, dict(TUNED_CANDIDATES[name])
+
+
 def _seed_design_run(out: Path, box: dict, family: Family, mode: str) -> None:
     """Start the 8-task run of a box with what its 27-task run (``box``, its result) measured without the design: the
     calibration and the tuning of the two scratch settings."""
@@ -107,12 +128,15 @@ def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths
     fam = family if isinstance(family, Family) else get_family(family)
     out = Path(out)
     sizes = {**settings.sizes(fam.name, mode), "ood": 0}
+    meta = meta_training(fam.name)[1]
     for width in widths:
         full = widened(fam, width, 3)
-        box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes)
+        box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes,
+                        meta)
         corners = widened(fam, width, 2)
         _seed_design_run(out, box, corners, mode)
-        benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler, sizes)
+        benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler,
+                  sizes, meta)
     result = summarise(fam, out, widths)
     atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))
     atomic_write(out / f"{fam.name}.md", table(result))
@@ -152,7 +176,9 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
     first = read_json(out / f"{steps[0]['name']}.json")
     seeds = min(len(v) for s in steps for v in s["mse"].values())
     prov = {**provenance(first["mode"], seeds, seconds, None, cpu), "device": first["provenance"]["device"]}
+    name, changes = meta_training(family.name)
     return {"family": family.name, "knob": dict(family.diversity), "widths": list(widths), "mode": first["mode"],
+            "meta_training": {"candidate": name, "changes": changes},
             "sizes": first["sizes"], "steps": steps, "provenance": prov}
 
 
@@ -218,5 +244,5 @@ def plot(result: dict, path: str | os.PathLike | None = None):
     return fig
 
 
-__all__ = ["DESIGN_METHODS", "LEVELS", "METHODS", "WIDTHS", "plot", "run", "series", "summarise", "table",
+__all__ = ["DESIGN_METHODS", "LEVELS", "METHODS", "WIDTHS", "meta_training", "plot", "run", "series", "summarise", "table",
            "widened"]

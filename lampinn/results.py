@@ -58,6 +58,14 @@ def load(family: str, folder: str | os.PathLike | None = None) -> dict:
     return check_result(read_json(path), path, family)
 
 
+def diversity_map(family: str, folder: str | os.PathLike | None = None) -> dict:
+    """The committed diversity map of ``family`` (``results/diversity/FAMILY.json``, chapter 12)."""
+    path = results_dir(folder) / "diversity" / f"{family}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; make it with: lampinn diversity {family} --out {path.parent}")
+    return read_json(path)
+
+
 #: The keys of a result file, of each method's entry, and of its provenance (which may also hold the run's
 #: ``cpu_seconds``: absent from results made before the benchmark recorded them).
 RESULT_KEYS = {"family", "mode", "budget", "sizes", "methods", "ood", "provenance"}
@@ -285,5 +293,5 @@ def load_candidate(family: str, candidate: str, folder: str | os.PathLike | None
     return LAMPINN.load(results_dir(folder) / "meta_validation" / f"{family}.models" / f"{candidate}.pt", device)
 
 
-__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "load", "load_candidate", "load_model", "meta_validation", "results_dir", "tuned_validation", "aggregate",
+__all__ = ["BASELINE", "FAMILY_ORDER", "PUBLISHED", "baseline_as_run", "committed", "diversity_map", "load", "load_candidate", "load_model", "meta_validation", "results_dir", "tuned_validation", "aggregate",
            "with_tuning", "check_result"]

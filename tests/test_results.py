@@ -210,3 +210,30 @@ def test_the_released_network_and_points_checks_are_committed_with_their_command
     ours = read_json(PAPER / "released_network.ours_loss.json")
     assert ours["settings"]["loss"] == "ours" and "rollers" in ours["settings"]["loss_weights"]
     assert [t["theta"] for t in ours["tasks"]] == [t["theta"] for t in released["tasks"]]
+
+
+DIVERSITY = RESULTS / "diversity"
+
+
+@pytest.mark.parametrize("family", ["helmholtz"])
+def test_the_diversity_map_is_made_from_its_committed_runs_by_its_command(family):
+    """``lampinn diversity FAMILY``: every width of the knob, both designs, at least two seeds; the map is what
+    :func:`lampinn.diversity.summarise` makes of the committed runs; each run's unseen tasks are the box's drawn ones."""
+    from lampinn import diversity
+    from lampinn.results import diversity_map
+
+    result = diversity_map(family, RESULTS)
+    fam = lampinn.get_family(family)
+    assert result["widths"] == list(diversity.WIDTHS) and result["mode"] == "full"
+    assert [(s["width"], s["tasks"]) for s in result["steps"]] == [(w, n) for w in diversity.WIDTHS for n in (27, 8)]
+    assert result["provenance"]["seeds"] >= 2
+    assert shown_command(result["provenance"]["command"]).startswith(f"lampinn diversity {family}")
+    made = diversity.summarise(fam, DIVERSITY, tuple(result["widths"]))
+    assert made["steps"] == result["steps"] and made["provenance"]["seconds"] == result["provenance"]["seconds"]
+    for step in result["steps"]:
+        run = load(step["name"], DIVERSITY)
+        box = diversity.widened(fam, step["width"], 3 if step["tasks"] == 27 else 2)
+        assert step["unseen"] == box.unseen_tasks().tolist() and step["name"] == box.name
+        assert run["sizes"] == {**settings.sizes(family, "full"), "ood": 0} and run["ood"] == {}
+        expected = diversity.METHODS if step["tasks"] == 27 else diversity.DESIGN_METHODS
+        assert list(run["methods"]) == list(expected) and all(m["seeds"] >= 2 for m in run["methods"].values())

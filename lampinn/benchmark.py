@@ -188,7 +188,8 @@ class Run:
         if isinstance(method, LAMPINNMethod) and method.untuned:  # as released: the untuned rate, the family's weights
             return method.default_config(self.protocol(seed, method.name), self.sizes, self.family.name)
         if isinstance(method, LAMPINNMethod):
-            config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, self.family.name)
+            chosen_for = self.family.name if self.meta is None else None  # the run's own meta settings replace it
+            config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, chosen_for)
             scratch = self.tuning.get("weight", {}).get("scratch_full", 1.0)
             meta = {k: scratch if v == "scratch_full" else v for k, v in (self.meta or {}).items()}
             return replace(config, warm_weight_factor=scratch, **meta)

@@ -122,3 +122,29 @@ def test_the_corners_run_starts_from_the_box_calibration_and_scratch_tuning(tmp_
     check_partial(partial, "seeded", corners.name, "ci")
     assert set(partial["_tuning"]["lr"]) == {"scratch_full", "scratch_adapt"}  # fine-tuning and LAM-PINN: tuned again
     assert partial["_calibration"] == box["calibration"]
+
+
+def test_a_run_meta_trains_with_its_own_settings(tmp_path):
+    from lampinn.benchmark import Run
+    from lampinn.methods import get_method
+
+    fam, tuning = get_family("helmholtz"), {"weight": {"scratch_full": 10.0}, "lr": {"scratch_full": 3e-3}}
+    own = Run(fam, "ci", tmp_path / "own", meta={"stage1_step": 0.3, "meta_weight_factor": "scratch_full"})
+    book = Run(fam, "ci", tmp_path / "book")
+    for run in (own, book):
+        run.done["_tuning"] = tuning
+    cfg, chosen = own.config(get_method("lampinn"), 0), book.config(get_method("lampinn"), 0)
+    assert (cfg.stage1_step, cfg.meta_weight_factor, cfg.warm_weight_factor, cfg.lr) == (0.3, 10.0, 10.0, 3e-3)
+    assert cfg.stage1_iters > 0 and chosen.stage1_iters == 0  # the book's Helmholtz: no meta-training
+    assert own.spec()["meta"] == own.meta
+
+
+def test_the_map_meta_trains_with_the_best_setting_that_meta_trains():
+    from lampinn.health import TUNED_CANDIDATES
+    from lampinn.results import tuned_validation
+
+    name, changes = diversity.meta_training("helmholtz")
+    rows = tuned_validation("helmholtz")
+    assert name != "no-meta" and changes == TUNED_CANDIDATES[name]
+    meta = {c: r["score"] for c, r in rows.items() if c in TUNED_CANDIDATES and c != "no-meta"}
+    assert rows[name]["score"] == min(meta.values())  # none beats fine-tuning healthy: the lowest score

@@ -129,11 +129,10 @@ def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths
     out = Path(out)
     sizes = {**settings.sizes(fam.name, mode), "ood": 0}
     meta = meta_training(fam.name)[1]
-    for width in widths:
-        full = widened(fam, width, 3)
+    boxes = [(widened(fam, width, 3), widened(fam, width, 2)) for width in widths]  # a bad width fails before any run
+    for full, corners in boxes:
         box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes,
                         meta)
-        corners = widened(fam, width, 2)
         _seed_design_run(out, box, corners, mode)
         benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler,
                   sizes, meta)

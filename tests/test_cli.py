@@ -59,3 +59,12 @@ def test_meta_validation_command_rejects_unknown_candidates_and_devices_in_one_l
         err = capsys.readouterr().err
         assert info.value.code == 2 and message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_diversity_command_refuses_a_narrower_box_before_running_anything(tmp_path, capsys):
+    out = tmp_path / "map"
+    with pytest.raises(SystemExit) as info:
+        main(["diversity", "helmholtz", "--out", str(out), "--widths", "1", "0.5", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "width 0.5 is invalid" in err and err.count("\n") == 1
+    assert not out.exists()

@@ -13,7 +13,10 @@ scale), never by looking at a result; width 1 keeps the stored ones. Both design
 27-task design with every method of :data:`METHODS` (tuned and calibrated on the box's training tasks as the benchmark
 always is), then the 8-task design with those that use the training tasks (:data:`DESIGN_METHODS`). The two scratch
 settings and the calibration use no training design, so the 8-task run takes them from the 27-task run of its box;
-fine-tuning and LAM-PINN's adaptation are tuned again on the 8-task design's own networks.
+fine-tuning and LAM-PINN's adaptation are tuned again on the 8-task design's own networks. Both designs pretrain
+transfer, and warm-start LAM-PINN, on the same task, the 27-task design's central one (the 8-task family's ``centre``):
+a PINN needs no data to train on any task, so the number of training tasks changes nothing for transfer, and LAM-PINN
+and the meta-learners differ between the designs by their training tasks alone.
 
 Which meta-training? Meta-validation chose none for Burgers and Helmholtz on the committed box
 (:data:`lampinn.methods.META_VALIDATED`), which would make LAM-PINN its own ``ablation_no_meta``. The map asks whether
@@ -37,6 +40,7 @@ from . import settings
 from .files import atomic_write, dumps, read_json
 from .pde import Family, get_family
 from .pde.designs import _round, draw_unseen
+from .protocol import central_task
 from .provenance import provenance
 from .report import PAPER_BASELINES
 
@@ -76,9 +80,10 @@ def widened(family: Family, width: float, levels: int = 3) -> Family:
         places = [(to(v) - lo) / (hi - lo) for v in family.levels[name]]
         bounds[name] = tuple(_round(np.array([[back(new_lo), back(new_hi)]]))[0].tolist())
         lv[name] = tuple(_round(np.array([[back(new_lo + p * (new_hi - new_lo)) for p in places]]))[0].tolist())
-    if levels == 2:
-        lv = {name: (v[0], v[-1]) for name, v in lv.items()}
     out.bounds, out.levels = bounds, lv
+    if levels == 2:  # the corners; transfer and LAM-PINN's warm start keep the 27-task design's central task
+        out.centre = tuple(central_task(out).tolist())
+        out.levels = {name: (v[0], v[-1]) for name, v in lv.items()}
     out.log_params = tuple(dict.fromkeys([*family.log_params, *(n for n, k in family.diversity.items() if k == "log")]))
     out.name = f"{family.name}-w{width:.2f}-{levels ** len(family.param_names)}"
     if width != 1:

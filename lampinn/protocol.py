@@ -156,10 +156,8 @@ def pretrain(family: Family, sources: np.ndarray, protocol: Protocol) -> tuple[M
 
 
 def central_task(family: Family) -> np.ndarray:
-    """The task at the centre of the design: the middle level of every parameter (a training task); with an even
-    number of levels, the midpoint of the two middle ones (geometric for the family's ``log_params``)."""
-    def middle(name: str) -> float:
-        lv = family.levels[name]
-        lo, hi = lv[(len(lv) - 1) // 2], lv[len(lv) // 2]
-        return float(np.sqrt(lo * hi) if name in family.log_params and lo != hi else (lo + hi) / 2)
-    return np.array([middle(n) for n in family.param_names])
+    """The task at the centre of the design, which transfer pretrains on: the family's ``centre`` if it declares one,
+    else the middle level of every parameter (a training task)."""
+    if family.centre is not None:
+        return family.validate(family.centre)
+    return np.array([family.levels[n][len(family.levels[n]) // 2] for n in family.param_names])

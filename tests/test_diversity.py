@@ -54,12 +54,14 @@ def test_the_unseen_tasks_of_a_wider_box_are_drawn_by_the_rule():
     assert unseen[:, 0].max() > fam.bounds["a1"][1] or unseen[:, 1].max() > fam.bounds["a2"][1]  # the box is used
 
 
-def test_the_central_task_of_two_levels_is_the_centre_on_the_design_scale():
+@pytest.mark.parametrize("width", [1.0, 2.0])
+def test_both_designs_of_a_box_pretrain_on_the_same_central_task(width):
     fam = get_family("helmholtz")
-    np.testing.assert_allclose(central_task(diversity.widened(fam, 2.0, 2)), [1.0, 1.0, 2.5])  # geometric: a1, a2
-    np.testing.assert_array_equal(central_task(fam), [1.25, 1.25, 2.5])  # three levels: the middle one, as before
-    burgers = diversity.widened(get_family("burgers"), 1.0, 2)
-    np.testing.assert_allclose(central_task(burgers), [np.sqrt(0.003 * 0.03), 1.0, 0.25])
+    full, corners = diversity.widened(fam, width, 3), diversity.widened(fam, width, 2)
+    np.testing.assert_array_equal(central_task(corners), central_task(full))
+    assert full.centre is None and fam.centre is None
+    assert not any(np.array_equal(central_task(corners), t) for t in corners.train_tasks())  # not a corner
+    np.testing.assert_array_equal(central_task(diversity.widened(fam, 1.0, 2)), [1.25, 1.25, 2.5])
 
 
 def test_bad_knobs_are_refused_with_the_value():

@@ -96,6 +96,9 @@ class Family(ABC):
     # The diversity knob (chapter 12, lampinn.diversity): the parameters whose range widens, each on its scale
     # ("log": about the geometric centre, "linear": about the midpoint).
     diversity: dict[str, str] = {}
+    # The task transfer pretrains on and LAM-PINN warm-starts from (lampinn.protocol.central_task); None: the middle
+    # levels. The diversity map's 8-task designs keep their box's 27-task centre.
+    centre: tuple[float, ...] | None = None
     # The fixed held-out tasks, stored as data (draw them once with lampinn.pde.draw_unseen / draw_ood):
     unseen: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the bounds, off the training grid
     ood: tuple[tuple[float, ...], ...] = ()  # 10 tasks inside the 130% box, outside the design box

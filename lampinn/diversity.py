@@ -39,7 +39,7 @@ import numpy as np
 from . import settings
 from .files import atomic_write, dumps, read_json
 from .pde import Family, get_family
-from .pde.designs import _round, draw_unseen
+from .pde.designs import draw_unseen
 from .protocol import central_task
 from .provenance import provenance
 from .report import PAPER_BASELINES
@@ -51,6 +51,11 @@ LEVELS = (3, 2)
 #: The methods of the 27-task runs; the 8-task runs drop the two scratch settings (:data:`DESIGN_METHODS`).
 METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", "ablation_no_meta")
 DESIGN_METHODS = METHODS[2:]
+
+
+def _digits(value: float) -> float:
+    """``value`` to 4 significant digits, as the stored task sets are written (:mod:`lampinn.pde.designs`)."""
+    return float(f"{value:.4g}")
 
 
 def _scale(kind: str):
@@ -78,8 +83,8 @@ def widened(family: Family, width: float, levels: int = 3) -> Family:
         centre, half = (lo + hi) / 2, width * (hi - lo) / 2
         new_lo, new_hi = centre - half, centre + half
         places = [(to(v) - lo) / (hi - lo) for v in family.levels[name]]
-        bounds[name] = tuple(_round(np.array([[back(new_lo), back(new_hi)]]))[0].tolist())
-        lv[name] = tuple(_round(np.array([[back(new_lo + p * (new_hi - new_lo)) for p in places]]))[0].tolist())
+        bounds[name] = (_digits(back(new_lo)), _digits(back(new_hi)))
+        lv[name] = tuple(_digits(back(new_lo + p * (new_hi - new_lo))) for p in places)
     out.bounds, out.levels = bounds, lv
     if levels == 2:  # the corners; transfer and LAM-PINN's warm start keep the 27-task design's central task
         out.centre = tuple(central_task(out).tolist())

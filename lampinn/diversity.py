@@ -130,23 +130,25 @@ def _seed_design_run(out: Path, box: dict, family: Family, mode: str) -> None:
 
 def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths: tuple[float, ...] = WIDTHS,
         seeds: int = 2, workers: int = 1, device: str | None = None, progress: bool = True,
-        scheduler: str | None = None) -> dict:
+        scheduler: str | None = None, meta: tuple[str, dict] | None = None) -> dict:
     """Run (or resume) every step of ``family``'s map in ``out`` at the sizes of ``mode`` (the map's: ``full``), on
-    the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png``."""
+    the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png``. ``meta``: LAM-PINN's meta-training, a
+    name and its LAMPINNConfig changes (default: :func:`meta_training`'s, which needs the family's tuned
+    meta-validation record; give your own family's here)."""
     from .benchmark import benchmark
 
     fam = family if isinstance(family, Family) else get_family(family)
     out = Path(out)
     sizes = {**settings.sizes(fam.name, mode), "ood": 0}
-    meta = meta_training(fam.name)[1]
+    meta = meta or meta_training(fam.name)
     boxes = [(widened(fam, width, 3), widened(fam, width, 2)) for width in widths]  # a bad width fails before any run
     for full, corners in boxes:
         box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes,
-                        meta)
+                        meta[1])
         _seed_design_run(out, box, corners, mode)
         benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler,
-                  sizes, meta)
-    result = summarise(fam, out, widths)
+                  sizes, meta[1])
+    result = summarise(fam, out, widths, meta)
     atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))
     atomic_write(out / f"{fam.name}.md", table(result))
     plot(result, out / f"{fam.name}.png")
@@ -159,10 +161,11 @@ def _ratios(mse: dict[str, list[float]], scratch: list[float], lam: str) -> dict
     return {"a": (best / np.array(mse[lam])).tolist(), "b": (np.array(scratch) / np.array(mse[lam])).tolist()}
 
 
-def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] = WIDTHS) -> dict:
+def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] = WIDTHS,
+              meta: tuple[str, dict] | None = None) -> dict:
     """The map from the step results in ``out``: per width and design, the box, the calibration, each method's mean
     MSE per seed on the unseen tasks (scratch from the box's 27-task run) and the ratios (a) and (b) per seed, for
-    LAM-PINN and for its network without meta-training."""
+    LAM-PINN and for its network without meta-training; ``meta`` as :func:`run`'s."""
     out, steps, seconds, cpu = Path(out), [], 0.0, 0.0
     for width in widths:
         box = None
@@ -185,7 +188,7 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
     first = read_json(out / f"{steps[0]['name']}.json")
     seeds = min(len(v) for s in steps for v in s["mse"].values())
     prov = {**provenance(first["mode"], seeds, seconds, None, cpu), "device": first["provenance"]["device"]}
-    name, changes = meta_training(family.name)
+    name, changes = meta or meta_training(family.name)
     return {"family": family.name, "knob": dict(family.diversity), "widths": list(widths), "mode": first["mode"],
             "meta_training": {"candidate": name, "changes": changes},
             "sizes": first["sizes"], "steps": steps, "provenance": prov}

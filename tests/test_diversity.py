@@ -99,8 +99,9 @@ def test_the_map_computes_both_ratios_per_seed_and_takes_scratch_from_the_box(tm
     full = {**base, "scratch_full": [3.0, 6.0], "scratch_adapt": [9.0, 9.0]}
     (tmp_path / "helmholtz-w1.00-27.json").write_text(dumps(_step("helmholtz-w1.00-27", full, calibration=7)))
     (tmp_path / "helmholtz-w1.00-8.json").write_text(dumps(_step("helmholtz-w1.00-8", {**base, "lampinn": [4.0, 4.0]})))
-    result = diversity.summarise(fam, tmp_path, widths=(1.0,))
+    result = diversity.summarise(fam, tmp_path, widths=(1.0,), meta=("mine", {"stage1_step": 0.5}))
     box, corners = result["steps"]
+    assert result["meta_training"] == {"candidate": "mine", "changes": {"stage1_step": 0.5}}
     assert (box["tasks"], corners["tasks"]) == (27, 8)
     assert box["ratios"]["lampinn"] == {"a": [2.0, 2.0], "b": [6.0, 3.0]}  # best baseline per seed: 1 and 4
     assert box["ratios"]["ablation_no_meta"]["a"] == [1.0, 4.0]

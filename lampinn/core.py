@@ -227,10 +227,10 @@ class LAMPINN:
         self.model = ModularPINN(family.in_dim, family.out_dim, self.clustering.k, cfg.width, cfg.meta_depth, cfg.dropout,
                                  input_bounds=family.domain, normalize=cfg.normalize_features).to(default_device(cfg.device))
         self.points = family.points(cfg.n_interior, cfg.n_boundary, seed=cfg.seed, device=cfg.device)
-        # The basis is learned once, with every gate half open, then frozen: on the central task, or on every
-        # training task in turn (one task per step).
-        warm = [anchor] if cfg.warm_start == "central" else range(len(self.tasks))
-        losses = [self._loss(self.tasks[t], balance=cfg.term_balance) for t in warm]
+        # The basis is learned once, with every gate half open, then frozen: on the central task (transfer's source,
+        # a training task unless the family declares another centre), or on every training task in turn (one per step).
+        warm = [central_task(family)] if cfg.warm_start == "central" else list(self.tasks)
+        losses = [self._loss(theta, balance=cfg.term_balance) for theta in warm]
         calls = itertools.count()
         self.history["pretrain"] = train(self.model, lambda m: losses[next(calls) % len(losses)](m),
                                          weights=family.scaled(cfg.warm_weight_factor).loss_weights, iters=cfg.budget,

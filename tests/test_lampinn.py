@@ -352,3 +352,21 @@ def test_the_warm_start_and_sessions_train_as_transfers_source(monkeypatch):
     assert all(torch.equal(state[k], v) for k, v in transfer.state_dict().items())
     assert calls[0] == (fam.scaled(100.0).loss_weights, 3e-3)  # the warm start of the modular network
     assert all(w == fam.scaled(0.1).loss_weights for w, _ in calls[1:])  # stages 1 and 2
+
+
+def test_the_modular_network_warm_starts_on_the_central_task_even_off_the_design(monkeypatch):
+    """The basis trains on transfer's source task: the 8-task designs of the diversity map keep their box's centre,
+    which is none of their training tasks (the nearest corner would start LAM-PINN elsewhere than transfer)."""
+    from lampinn import diversity
+    from lampinn.protocol import central_task
+
+    fam = diversity.widened(lampinn.get_family("helmholtz"), 1.0, 2)
+    seen, real = [], LAMPINN._loss
+
+    def loss(self, theta, gates=None, balance=False):
+        seen.append(np.asarray(theta).tolist())
+        return real(self, theta, gates, balance)
+
+    monkeypatch.setattr(LAMPINN, "_loss", loss)
+    LAMPINN(replace(TINY, n_clusters=2, stage1_iters=0, stage2_iters=0)).meta_train(fam)
+    assert seen[0] == central_task(fam).tolist() == [1.25, 1.25, 2.5]

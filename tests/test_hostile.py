@@ -11,7 +11,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

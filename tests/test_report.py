@@ -2,7 +2,6 @@
 README and the book; on the committed results in results/ and on small hand-made results."""
 import ast
 import json
-import re
 from pathlib import Path
 
 import numpy as np

@@ -91,11 +91,11 @@ def widened(family: Family, width: float, levels: int = 3) -> Family:
         out.levels = {name: (v[0], v[-1]) for name, v in lv.items()}
     out.log_params = tuple(dict.fromkeys([*family.log_params, *(n for n, k in family.diversity.items() if k == "log")]))
     out.name = f"{family.name}-w{width:.2f}-{levels ** len(family.param_names)}"
+    for row in out.train_tasks():
+        out.validate(row)  # a box that leaves the solver's limits fails here, before anything runs
     if width != 1:
         box = out if levels == 3 else widened(family, width, 3)
         out.unseen = tuple(tuple(row) for row in draw_unseen(box).tolist())
-        for row in out.unseen:
-            out.validate(row)  # a knob that leaves the solver's limits fails here, before anything runs
     return out
 
 

@@ -1,6 +1,6 @@
 """When does compositional meta-learning pay? The diversity map of chapter 12 (``lampinn diversity FAMILY``).
 
-A family declares a *diversity knob* (:attr:`lampinn.pde.Family.diversity`): the parameters whose design range widens,
+A family declares a *diversity knob* (its class attribute ``diversity``): the parameters whose design range widens,
 each on its scale ("log": about the geometric centre, so Helmholtz's frequencies widen in octaves; "linear": about
 the midpoint). :func:`widened` makes the box of one width: every knob range scaled by ``width`` about its centre on its
 scale, the other ranges unchanged, each level kept at its place in its range (so width 1 is the committed design),
@@ -48,8 +48,9 @@ from .report import PAPER_BASELINES
 WIDTHS = (1.0, round(2 ** (1 / 3), 2), round(2 ** (2 / 3), 2), 2.0)
 #: The two training designs of every box: 3 levels per parameter (27 tasks) and 2 (8 tasks, the corners).
 LEVELS = (3, 2)
-#: The methods of the 27-task runs; the 8-task runs drop the two scratch settings (:data:`DESIGN_METHODS`).
+#: The methods of the 27-task runs.
 METHODS = ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn", "ablation_no_meta")
+#: The methods of the 8-task runs: all but the two scratch settings, which use no training design.
 DESIGN_METHODS = METHODS[2:]
 
 

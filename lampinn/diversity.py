@@ -35,6 +35,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import gmean
 
 from . import settings
 from .files import atomic_write, dumps, read_json
@@ -167,13 +168,13 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
     """The map from the step results in ``out``: per width and design, the box, the calibration, each method's mean
     MSE per seed on the unseen tasks (scratch from the box's 27-task run) and the ratios (a) and (b) per seed, for
     LAM-PINN and for its network without meta-training; ``meta`` as :func:`run`'s."""
-    out, steps, seconds, cpu = Path(out), [], 0.0, 0.0
+    out, steps, seconds, cpu, first = Path(out), [], 0.0, 0.0, None
     for width in widths:
         box = None
         for levels in LEVELS:
             fam = widened(family, width, levels)
             result = read_json(out / f"{fam.name}.json")
-            box = box or result
+            box, first = box or result, first or result
             mse = {m: [float(np.mean(s)) for s in r["per_seed_mse"]] for m, r in result["methods"].items()}
             scratch = {m: [float(np.mean(s)) for s in box["methods"][m]["per_seed_mse"]] for m in METHODS[:2]}
             mse = {**scratch, **mse}
@@ -186,7 +187,6 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
                                                  for lam in ("lampinn", "ablation_no_meta")}})
             seconds += result["provenance"]["seconds"]
             cpu += result["provenance"].get("cpu_seconds", 0.0)
-    first = read_json(out / f"{steps[0]['name']}.json")
     seeds = min(len(v) for s in steps for v in s["mse"].values())
     prov = {**provenance(first["mode"], seeds, seconds, None, cpu), "device": first["provenance"]["device"]}
     name, changes = meta or meta_training(family.name)
@@ -208,7 +208,7 @@ def table(result: dict) -> str:
     lines = ["| width | tasks | calibration | " + " | ".join(names) + " | (a) | (b) | (a) no meta |",
              "|---" * (len(names) + 6) + "|"]
     for s in result["steps"]:
-        gm = {k: float(np.exp(np.mean(np.log(s["ratios"][lam][r])))) for k, lam, r in
+        gm = {k: float(gmean(s["ratios"][lam][r])) for k, lam, r in
               (("a", "lampinn", "a"), ("b", "lampinn", "b"), ("n", "ablation_no_meta", "a"))}
         cells = " | ".join(f"{np.mean(s['mse'][m]):.2e}" for m in names)
         lines.append(f"| {s['width']:g} | {s['tasks']} | {s['calibration']['solved']}/10 | {cells} | {gm['a']:.3g} | "
@@ -234,7 +234,7 @@ def plot(result: dict, path: str | os.PathLike | None = None):
             for lam, style in (("lampinn", "-"), ("ablation_no_meta", "--")):
                 w, r = series(result, tasks, lam, ratio)
                 label = f"{tasks} tasks" + (", no meta-training" if lam != "lampinn" else "")
-                ax.plot(w, np.exp(np.log(r).mean(axis=1)), style, color=colour, label=label,
+                ax.plot(w, gmean(r, axis=1), style, color=colour, label=label,
                         alpha=1 if lam == "lampinn" else 0.6)
                 if lam == "lampinn":
                     ax.plot(np.repeat(w, r.shape[1]), r.ravel(), "o", color=colour, ms=4, alpha=0.6)

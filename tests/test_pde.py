@@ -295,7 +295,7 @@ def test_elasticity_metric_is_the_displacement_magnitude():
     assert lampinn.evaluate(flipped, fam, theta)["mse"] < 1e-12
 
 
-# ---- a family of your own: the public names and the messages a student meets (chapter 13) ------
+# ---- a family of your own: the public names and the messages a student meets (chapter 14) ------
 from lampinn.pde import Family, as_param, draw_ood, draw_unseen, latin_hypercube, mse, tensor_grid  # noqa: E402
 
 

@@ -18,7 +18,7 @@ def get_family(name: str) -> Family:
         raise ValueError(f"unknown family {name!r}; expected one of {', '.join(sorted(FAMILIES))}") from None
 
 
-# Everything a family of your own needs (chapter 13) is importable from here.
+# Everything a family of your own needs (chapter 14) is importable from here.
 __all__ = [
     "FAMILIES", "Burgers", "Elasticity", "Family", "Helmholtz", "Solution", "as_param", "draw_ood", "draw_unseen",
     "evaluate", "from_unit", "get_family", "latin_hypercube", "mse", "predict", "tensor_grid", "to_unit",

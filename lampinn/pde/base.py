@@ -2,7 +2,7 @@
 
 A family is *declared*: a subclass states its parameters, domain and loss terms, and supplies a
 reference solver. The trainer, the baselines and LAM-PINN use only this interface, so a new
-family is one file (chapter 13 writes one in a notebook).
+family is one file (chapter 14 writes one in a notebook).
 
 Conventions used by every family:
 

@@ -40,7 +40,12 @@ The ablations reuse LAM-PINN's affinity sessions (they are identical: same budge
 and seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
 network; their ``meta`` seconds count only what they recompute. ``ablation_no_meta`` adapts LAM-PINN's
 warm-started modular network with stages 1 and 2 skipped: what meta-training adds is LAM-PINN's error
-against it.
+against it. In the benchmark it adapts with LAM-PINN's setting, as every ablation does: meta-validation (chapter 8)
+has already weighed that network, tuned on itself, against meta-training, and where it chose no meta-training
+LAM-PINN *is* that network. A run that meta-trains LAM-PINN with its own settings instead (``meta``: the diversity
+map's) has had no such weighing, so there ``ablation_no_meta`` gets a setting of its own, ``no_meta``
+(:meth:`Run.setting`), tuned on its own network exactly as LAM-PINN's is (the rate and weight sweeps, fine-tuning's
+pair, the gates' rates): it is then the benchmark's LAM-PINN had meta-validation chosen no meta-training.
 
 ``--mode paper`` runs the paper's protocol (chapter 11; :data:`lampinn.methods.PAPER_METHODS`): B = 10,000, LAM-PINN as
 the authors released it (``lampinn_released``, untuned) and every baseline twice, untuned (``*_untuned``: the released
@@ -96,6 +101,11 @@ TUNING_GATE_LRS = (0.03, 0.1, 0.3, 1.0)
 DEFAULT_GATE_LR = 0.3
 #: The settings the tuning chooses a rate and a weight factor for, and the method each is measured with.
 SETTINGS = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "finetune": "transfer", "lampinn": "lampinn"}
+#: The setting ``ablation_no_meta`` adapts with in a run whose LAM-PINN meta-trains with the run's own settings (the
+#: diversity map's, :meth:`Run.setting`): tuned on its own network, as LAM-PINN's is tuned on LAM-PINN's.
+NO_META_SETTING = {"no_meta": "ablation_no_meta"}
+#: Every setting a run may tune, and the method each is measured with.
+ALL_SETTINGS = {**SETTINGS, **NO_META_SETTING}
 #: Rows of the 27-task training design the rates are tuned on: four corners, none of them the central task.
 TUNING_TASKS = (0, 8, 18, 26)
 #: The calibration rule of every family (chapter 2), blind to LAM-PINN: scratch at B, with its tuned rate and
@@ -171,11 +181,23 @@ class Run:
     def protocol(self, seed: int, method: str | None = None) -> Protocol:
         """The shared protocol at this run's sizes, with ``method``'s tuned rates once they are chosen
         (:func:`lampinn.methods.tuned_protocol`)."""
-        return tuned_protocol(self.sizes, self.tuning, seed, method, self.device)
+        return tuned_protocol(self.sizes, self.tuning, seed, method, self.device,
+                              None if method is None else self.setting(method))
 
     def weighted(self, setting: str | None) -> Family:
         """The family with ``setting``'s tuned loss-weight factor (1 before tuning, or for ``None``)."""
         return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
+
+    def setting(self, name: str) -> str | None:
+        """The tuned setting method ``name`` adapts with: its own (:attr:`lampinn.methods.Method.setting`), but for
+        ``ablation_no_meta`` in a run whose LAM-PINN meta-trains with the run's own settings, ``no_meta``: its own
+        network's (see the module docstring). Where LAM-PINN does not meta-train the two are the same network and
+        share LAM-PINN's setting."""
+        if name == "ablation_no_meta" and self.meta is not None:
+            lam = self.config(get_method("lampinn"), 0)
+            if lam.stage1_iters or lam.stage2_iters:
+                return "no_meta"
+        return get_method(name).setting
 
     def config(self, method: Method, seed: int):
         """The method's own settings at this run's sizes: a MetaConfig, a LAMPINNConfig, or None.
@@ -223,7 +245,7 @@ class Run:
         factor ``factor`` (LAM-PINN: and gates' rate ``gate_lr``, default the published one), measured with the method
         of :data:`SETTINGS` from what it adapts from at seed 0 (the transfer network, pretrained with scratch at B's
         choices, for fine-tuning; the meta-trained network for LAM-PINN); ``None`` if training diverged."""
-        method = get_method(SETTINGS[setting])
+        method = get_method(ALL_SETTINGS[setting])
         base = replace(self.protocol(0), adapt_gate_lr=gate_lr)
         try:
             result = method.adapt(self.prepare(method.name, 0), self.family.scaled(factor),
@@ -276,7 +298,7 @@ class Run:
         """Adapt method ``name`` to one task with its tuned rate and weights; the MSE, relative L2 and seconds."""
         method = get_method(name)
         start = time.perf_counter()
-        result = method.adapt(prepared, self.weighted(method.setting), theta[None], self.protocol(seed, name))
+        result = method.adapt(prepared, self.weighted(self.setting(name)), theta[None], self.protocol(seed, name))
         seconds = time.perf_counter() - start
         return {**result.metrics[0], "seconds": seconds}
 
@@ -296,12 +318,15 @@ class Run:
     def settings_needed(self, methods: list[str]) -> list[str]:
         """The settings a run of ``methods`` tunes: scratch at B's always (the calibration, transfer's source and
         LAM-PINN's warm start use it), scratch at B/10's and fine-tuning's if any method is not LAM-PINN-based,
-        LAM-PINN's if any is; none for a run of untuned methods only."""
+        LAM-PINN's if any is, and ``no_meta`` where ``ablation_no_meta`` has its own (:meth:`setting`); none for a run of
+        untuned methods only."""
         tuned = [m for m in methods if not get_method(m).untuned]
         if not tuned:
             return []
         lam = [isinstance(get_method(m), LAMPINNMethod) for m in tuned]
-        return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ())]
+        own = ("no_meta",) if "ablation_no_meta" in tuned and self.setting("ablation_no_meta") == "no_meta" else ()
+        return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ()),
+                *own]
 
     def preparation(self, name: str, seed: int) -> list[tuple]:
         """The jobs still needed before ``name``'s network of ``seed`` exists and whose inputs are ready: its
@@ -324,7 +349,7 @@ class Run:
         t = self.tuning
         if self.tuned(setting):
             return []
-        source = self.source(SETTINGS[setting])
+        source = self.source(ALL_SETTINGS[setting])
         if source is not None and not self.model(source, 0).exists():
             return self.preparation(source, 0)
         rates = t["mse"].get(setting, {})
@@ -336,18 +361,19 @@ class Run:
         nxt = next_factor(factors, tuple(t["weight_range"]))
         if todo or nxt is not None:
             return todo or [("trial", setting, lr, nxt)]
-        return self._gate_trials() if setting == "lampinn" else []
+        return self._gate_trials(setting) if _modular(setting) else []
 
-    def _gate_trials(self) -> list[tuple]:
-        """LAM-PINN's tuning after its rate and weight sweeps: fine-tuning's chosen rate and weights (once chosen, if this
-        run tunes them) against the sweeps' pair, then the gates' rates of :data:`TUNING_GATE_LRS` at the better pair."""
-        t, pair = self.tuning, self.tuning.get("pair", {}).get("lampinn", {})
+    def _gate_trials(self, setting: str = "lampinn") -> list[tuple]:
+        """A LAM-PINN setting's tuning after its rate and weight sweeps: fine-tuning's chosen rate and weights (once
+        chosen, if this run tunes them) against the sweeps' pair, then the gates' rates of :data:`TUNING_GATE_LRS` at
+        the better pair."""
+        t, pair = self.tuning, self.tuning.get("pair", {}).get(setting, {})
         if "chosen" not in pair:  # waiting for fine-tuning's choice, or measuring it
             ft = "finetune" in t["weight"]
-            return [("trial", "lampinn", t["lr"]["finetune"], t["weight"]["finetune"], DEFAULT_GATE_LR)] if ft else []
+            return [("trial", setting, t["lr"]["finetune"], t["weight"]["finetune"], DEFAULT_GATE_LR)] if ft else []
         lr, factor = pair[pair["chosen"]]["lr"], pair[pair["chosen"]]["weight"]
-        gates = t.get("gate_mse", {}).get("lampinn", {})
-        return [("trial", "lampinn", lr, factor, g) for g in TUNING_GATE_LRS if str(g) not in gates]
+        gates = t.get("gate_mse", {}).get(setting, {})
+        return [("trial", setting, lr, factor, g) for g in TUNING_GATE_LRS if str(g) not in gates]
 
     def jobs(self, methods: list[str]) -> list[tuple]:
         """Every job not done yet whose inputs are ready, most urgent first: tuning (every other job waits for it),
@@ -369,7 +395,7 @@ class Run:
                     continue
                 if source is not None and not self.model(source, seed).exists():
                     jobs += self.preparation(source, seed)
-                elif m.setting is None or self.tuned(m.setting):
+                elif self.setting(method) is None or self.tuned(self.setting(method)):
                     tasks += missing
         return list(dict.fromkeys(jobs + tasks))
 
@@ -406,7 +432,7 @@ class Run:
         ablations too: they reuse its affinity sessions); if the tuning needs the network, the run cannot go on."""
         self.failed.add((name, seed))
         for setting in self.settings_needed(methods):
-            if seed == 0 and self.source(SETTINGS[setting]) == name and not self.tuned(setting):
+            if seed == 0 and self.source(ALL_SETTINGS[setting]) == name and not self.tuned(setting):
                 raise TrainingDiverged(f"preparing {name} (seed 0) diverged, so the {setting!r} setting cannot be "
                                        f"tuned: {message}", None)
         for method in methods:
@@ -421,7 +447,7 @@ class Run:
         t = self.tuning
         t["seconds"][setting] = t["seconds"].get(setting, 0.0) + seconds
         if gate_lr is not None:  # LAM-PINN's last phases (:meth:`_gate_trials`)
-            self._record_gate_trial(lr, factor, gate_lr, mse, progress)
+            self._record_gate_trial(lr, factor, gate_lr, mse, progress, setting)
             return
         if setting not in t["lr"]:  # a rate, at factor 1
             rates = t["mse"].setdefault(setting, {})
@@ -437,11 +463,11 @@ class Run:
             if all(float(f) in factors for f in TUNING_WEIGHTS) and next_factor(factors, tuple(t["weight_range"])) is None:
                 t["weight_mse"][setting] = ordered = {str(f): factors[f] for f in sorted(factors)}
                 best = float(min(ordered, key=lambda f: _score(ordered[f])))
-                if setting == "lampinn":  # then fine-tuning's pair, then the gates' rate
+                if _modular(setting):  # then fine-tuning's pair, then the gates' rate
                     sweep = {"lr": t["lr"][setting], "weight": best, "mse": ordered[str(best)]}
-                    t.setdefault("pair", {})["lampinn"] = {"sweep": sweep}
-                    if "finetune" not in self.settings_needed(methods):
-                        self._record_gate_trial(None, None, None, None, progress)
+                    t.setdefault("pair", {})[setting] = {"sweep": sweep}
+                    if "finetune" not in self.settings_needed(methods) and not self.tuned("finetune"):
+                        self._record_gate_trial(None, None, None, None, progress, setting)
                     return
                 t["weight"][setting] = best
                 if progress:
@@ -449,11 +475,12 @@ class Run:
                           f"{t['weight'][setting]:g}", flush=True)
 
     def _record_gate_trial(self, lr: float | None, factor: float | None, gate_lr: float | None, mse: float | None,
-                           progress: bool) -> None:
-        """Record a trial of LAM-PINN's last phases: fine-tuning's pair (``lr``, ``factor``) at the published gates'
-        rate, or one gates' rate at the chosen pair (all ``None``: this run tunes no fine-tuning to compare with)."""
+                           progress: bool, setting: str = "lampinn") -> None:
+        """Record a trial of a LAM-PINN setting's last phases: fine-tuning's pair (``lr``, ``factor``) at the published
+        gates' rate, or one gates' rate at the chosen pair (all ``None``: this run tunes no fine-tuning to compare
+        with)."""
         t = self.tuning
-        pair, gates = t["pair"]["lampinn"], t.setdefault("gate_mse", {}).setdefault("lampinn", {})
+        pair, gates = t["pair"][setting], t.setdefault("gate_mse", {}).setdefault(setting, {})
         if "chosen" not in pair:
             pair["finetune"] = None if lr is None else {"lr": lr, "weight": factor, "mse": mse}
             better = pair["finetune"] is not None and _score(mse) < _score(pair["sweep"]["mse"])
@@ -462,13 +489,13 @@ class Run:
         else:
             gates[str(gate_lr)] = mse
         if all(str(g) in gates for g in TUNING_GATE_LRS):
-            t["gate_mse"]["lampinn"] = ordered = {str(g): gates[str(g)] for g in TUNING_GATE_LRS}
-            t.setdefault("gate_lr", {})["lampinn"] = float(min(ordered, key=lambda g: _score(ordered[g])))
+            t["gate_mse"][setting] = ordered = {str(g): gates[str(g)] for g in TUNING_GATE_LRS}
+            t.setdefault("gate_lr", {})[setting] = float(min(ordered, key=lambda g: _score(ordered[g])))
             chosen = pair[pair["chosen"]]
-            t["lr"]["lampinn"], t["weight"]["lampinn"] = chosen["lr"], chosen["weight"]
+            t["lr"][setting], t["weight"][setting] = chosen["lr"], chosen["weight"]
             if progress:
-                print(f"{self.family.name} tuned lampinn: rate {chosen['lr']:g}, weight factor {chosen['weight']:g} "
-                      f"({pair['chosen']}'s), gates' rate {t['gate_lr']['lampinn']:g}", flush=True)
+                print(f"{self.family.name} tuned {setting}: rate {chosen['lr']:g}, weight factor {chosen['weight']:g} "
+                      f"({pair['chosen']}'s), gates' rate {t['gate_lr'][setting]:g}", flush=True)
 
     # ---- the run -------------------------------------------------------------------------------------
     def run(self, methods: list[str], progress: bool = True, pool: cf.Executor | None = None, slots: int = 1,
@@ -611,6 +638,11 @@ def widen(score: Callable[[float], float | None], start: tuple[float, ...] = TUN
     return {str(f): scores[f] for f in sorted(scores)}
 
 
+def _modular(setting: str) -> bool:
+    """Whether ``setting`` is a LAM-PINN network's (tuned further: fine-tuning's pair, then the gates' rates)."""
+    return isinstance(get_method(ALL_SETTINGS[setting]), LAMPINNMethod)
+
+
 def _score(mse: float | None) -> float:
     """A trial's mean MSE for comparing: a diverged one (``None``) is the worst."""
     return math.inf if mse is None else mse
@@ -663,8 +695,8 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
         t = mapping(path, "_tuning", done["_tuning"], required={"lr", "weight"})
         for what in ("lr", "weight", "gate_lr"):
             for k, v in mapping(path, f"_tuning.{what}", t.get(what, {})).items():
-                if k not in SETTINGS:
-                    raise fail(path, f"_tuning.{what}", k, "one of " + ", ".join(SETTINGS))
+                if k not in ALL_SETTINGS:
+                    raise fail(path, f"_tuning.{what}", k, "one of " + ", ".join(ALL_SETTINGS))
                 number(path, f"_tuning.{what}.{k}", v, 1e-12)
     for key, value in done.items():
         if key.startswith("_"):
@@ -734,4 +766,4 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     return result
 
 
-__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_GATE_LR", "DEFAULT_METHODS", "TUNING_GATE_LRS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "next_factor", "widen", "work"]
+__all__ = ["ABLATION_SEEDS", "CALIBRATION_RULE", "CALIBRATION_TASKS", "DEFAULT_GATE_LR", "DEFAULT_METHODS", "NO_META_SETTING", "ALL_SETTINGS", "TUNING_GATE_LRS", "calibration", "check_partial", "SETTINGS", "SPLITS", "TUNING_LRS", "TUNING_TASKS", "TUNING_WEIGHTS", "TUNING_WEIGHT_RANGE", "Run", "benchmark", "next_factor", "widen", "work"]

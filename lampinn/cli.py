@@ -2,7 +2,7 @@
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
-    lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--redo METHOD ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
     lampinn meta-validation-tuned RESULT.json --out FILE.jsonl --candidates ... [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
@@ -80,7 +80,7 @@ def _diversity(args: argparse.Namespace) -> None:
     from .diversity import run
 
     result = run(args.family, args.out, args.mode, tuple(args.widths), args.seeds, args.workers or cores(), args.device,
-                 scheduler=args.scheduler)
+                 scheduler=args.scheduler, redo=tuple(args.redo))
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png ({len(result['steps'])} runs, "
           f"{result['provenance']['seconds'] / 60:.0f} min)")
 
@@ -183,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     div.add_argument("--widths", nargs="+", type=float, default=list(WIDTHS), metavar="W",
                      help="box widths, 1 the committed box (default: %(default)s)")
     div.add_argument("--seeds", type=_positive, default=2)
+    div.add_argument("--redo", nargs="+", default=[], choices=list(METHODS), metavar="METHOD",
+                     help="methods to run again at each step whose resume file is gone (the rest is read from its "
+                          "result)")
     div.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     _executor_options(div)
     div.set_defaults(run=_diversity)

@@ -23,7 +23,15 @@ Which meta-training? Meta-validation chose none for Burgers and Helmholtz on the
 meta-training pays on wider boxes, so its LAM-PINN meta-trains with :func:`meta_training`: the setting with the best
 score on the family's tuned meta-validation record among those that meta-train (training tasks of the committed box
 only, chosen as :func:`lampinn.health.choose` chooses), and ``ablation_no_meta`` (the same network without stages 1
-and 2: the book's choice) shows what meta-training adds at each width.
+and 2: the book's choice) shows what meta-training adds at each width. Each arm adapts as tuned on its own network:
+``ablation_no_meta`` with a setting of its own, tuned on its network over the benchmark's grid exactly as the
+benchmark tunes LAM-PINN (:meth:`lampinn.benchmark.Run.setting`), so at width 1 it is the committed benchmark's
+LAM-PINN, which meta-validation left without meta-training.
+
+A run is resumable as the benchmark is (its resume file and networks stay in ``OUT``). A step whose resume file is
+gone (a fresh copy of the committed map) is not run again: :func:`run` reads its result, unless it asks for more seeds
+than the result has or for methods to be ``redo``-ne; then the resume file is rebuilt from the result
+(:func:`restore`) and the benchmark resumes, so only the new seeds and the redone methods run.
 
 :func:`summarise` gathers the runs into ``OUT/FAMILY.json`` (per step, per seed: each method's mean MSE and the two
 ratios of :func:`lampinn.report.ratios`), ``.md`` and ``.png`` (:func:`plot`).
@@ -130,31 +138,86 @@ def _seed_design_run(out: Path, box: dict, family: Family, mode: str) -> None:
                                  "_calibration": box["calibration"]}))
 
 
+def restore(result: dict, redo: tuple[str, ...] = ()) -> dict:
+    """A resume file rebuilt from a finished step's ``result``, for the benchmark to resume from: its tuning, its
+    calibration and its seconds, and every task of every method but those of ``redo``, each as the result keeps it
+    (the MSE of each seed; the relative L2 error and the seconds as their means over the seeds, so that the result
+    summarised again keeps them)."""
+    prov = result["provenance"]
+    done = {"_mode": result["mode"], "_family": result["family"], "_seconds": prov["seconds"],
+            "_workers": list(prov.get("workers", [])), "_tuning": copy.deepcopy(result["tuning"]),
+            "_calibration": result["calibration"]}
+    if "cpu_seconds" in prov:
+        done["_cpu_seconds"] = prov["cpu_seconds"]
+    for name, m in result["methods"].items():
+        if name in redo:
+            continue
+        seconds = m["seconds"]["adapt"] / len(m["per_task_mse"])
+        for seed, row in enumerate(m["per_seed_mse"]):
+            done[f"{name}/{seed}/meta_seconds"] = m["seconds"]["meta"]
+            for i, (mse, rel) in enumerate(zip(row, m["per_task_rel_l2"])):
+                done[f"{name}/{seed}/unseen/{i}"] = ({"mse": mse, "rel_l2": rel, "seconds": seconds} if mse is not None
+                                                     else {"diverged": True, "seconds": seconds, "message": "diverged"})
+    return done
+
+
+def _step(out: Path, family: Family, seeds: int, redo: tuple[str, ...]) -> dict | None:
+    """A finished step of ``family`` in ``out`` with nothing left to run (no resume file, enough seeds, nothing to
+    redo): its result; else ``None``, with the resume file rebuilt from the result where there is one to resume."""
+    path, partial = out / f"{family.name}.json", out / f"{family.name}.partial.json"
+    if partial.exists() or not path.exists():
+        return None
+    result = read_json(path)
+    if not redo and min(m["seeds"] for m in result["methods"].values()) >= seeds:
+        return result
+    atomic_write(partial, dumps(restore(result, redo)))
+    return None
+
+
 def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths: tuple[float, ...] = WIDTHS,
         seeds: int = 2, workers: int = 1, device: str | None = None, progress: bool = True,
-        scheduler: str | None = None, meta: tuple[str, dict] | None = None) -> dict:
+        scheduler: str | None = None, meta: tuple[str, dict] | None = None, redo: tuple[str, ...] = ()) -> dict:
     """Run (or resume) every step of ``family``'s map in ``out`` at the sizes of ``mode`` (the map's: ``full``), on
-    the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png``. ``meta``: LAM-PINN's meta-training, a
-    name and its LAMPINNConfig changes (default: :func:`meta_training`'s, which needs the family's tuned
-    meta-validation record; give your own family's here)."""
+    the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png`` from every width whose steps are in
+    ``out`` (the map's :data:`WIDTHS`, or ``widths`` if others). ``meta``: LAM-PINN's meta-training, a name and its
+    LAMPINNConfig changes (default: :func:`meta_training`'s, which needs the family's tuned meta-validation record;
+    give your own family's here). ``redo``: methods to run again at every step whose resume file is gone (see the
+    module docstring); a step keeps the seeds it has beyond ``seeds``."""
     from .benchmark import benchmark
 
     fam = family if isinstance(family, Family) else get_family(family)
     out = Path(out)
     sizes = {**settings.sizes(fam.name, mode), "ood": 0}
     meta = meta or meta_training(fam.name)
+    unknown = [m for m in redo if m not in METHODS]
+    if unknown:
+        raise ValueError(f"redo {unknown[0]!r} is not a method of the map; expected some of {', '.join(METHODS)}")
     boxes = [(widened(fam, width, 3), widened(fam, width, 2)) for width in widths]  # a bad width fails before any run
     for full, corners in boxes:
-        box = benchmark(full, mode, out, seeds, list(METHODS), device, progress, seeds, workers, scheduler, sizes,
-                        meta[1])
+        box = _step(out, full, seeds, redo)
+        if box is None:
+            n = max([seeds, *_seeds(out, full)])
+            box = benchmark(full, mode, out, n, list(METHODS), device, progress, n, workers, scheduler, sizes, meta[1])
         _seed_design_run(out, box, corners, mode)
-        benchmark(corners, mode, out, seeds, list(DESIGN_METHODS), device, progress, seeds, workers, scheduler,
-                  sizes, meta[1])
+        if _step(out, corners, seeds, redo) is None:
+            n = max([seeds, *_seeds(out, corners)])
+            benchmark(corners, mode, out, n, list(DESIGN_METHODS), device, progress, n, workers, scheduler, sizes,
+                      meta[1])
+    done = tuple(w for w in WIDTHS if (out / f"{widened(fam, w, 2).name}.json").exists())
+    widths = done if set(widths) <= set(done) else widths
     result = summarise(fam, out, widths, meta)
     atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))
     atomic_write(out / f"{fam.name}.md", table(result))
     plot(result, out / f"{fam.name}.png")
     return result
+
+
+def _seeds(out: Path, family: Family) -> list[int]:
+    """The seeds of ``family``'s step in ``out`` so far (none before it starts): a resumed step keeps them all."""
+    path, partial = out / f"{family.name}.json", out / f"{family.name}.partial.json"
+    if partial.exists():
+        return [1 + int(k.split("/")[1]) for k in read_json(partial) if not k.startswith("_")]
+    return [min(m["seeds"] for m in read_json(path)["methods"].values())] if path.exists() else []
 
 
 def _ratios(mse: dict[str, list[float]], scratch: list[float], lam: str) -> dict[str, list[float]]:

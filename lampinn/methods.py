@@ -257,12 +257,13 @@ def get_method(name: str) -> Method:
 
 
 def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = None,
-                   device: str | None = None) -> Protocol:
+                   device: str | None = None, setting: str | None = None) -> Protocol:
     """The shared protocol at ``sizes``, with the tuned Adam rates of ``method``'s settings where ``tuning`` (a
     benchmark run's, :class:`lampinn.benchmark.Run`) has them, each on its own: its pretraining's as ``lr``, its
     adaptation's as ``adapt_lr`` (LAM-PINN: the adaptation's only, and its gates' as ``adapt_gate_lr``). Transfer's
     source is pretrained before fine-tuning's rate is tuned from it; LAM-PINN's warm start takes scratch at B's
-    rate through its configuration (:meth:`lampinn.benchmark.Run.config`)."""
+    rate through its configuration (:meth:`lampinn.benchmark.Run.config`). ``setting`` replaces the method's own
+    adaptation setting (:meth:`lampinn.benchmark.Run.setting`: the diversity map's ``ablation_no_meta``)."""
     p = Protocol(budget=sizes["budget"], n_interior=sizes["n_interior"], n_boundary=sizes["n_boundary"], seed=seed,
                  device=device, eval_every=sizes.get("eval_every", 0))
     if method is not None and get_method(method).untuned:
@@ -274,9 +275,10 @@ def tuned_protocol(sizes: dict, tuning: dict, seed: int, method: str | None = No
     pretraining = None if isinstance(m, LAMPINNMethod) else m.prepare_setting or m.setting
     if pretraining in lr:
         p = replace(p, lr=lr[pretraining])
-    if m.setting in tuning.get("gate_lr", {}):
-        p = replace(p, adapt_gate_lr=tuning["gate_lr"][m.setting])
-    return replace(p, adapt_lr=lr[m.setting]) if m.setting in lr else p
+    own = setting or m.setting
+    if own in tuning.get("gate_lr", {}):
+        p = replace(p, adapt_gate_lr=tuning["gate_lr"][own])
+    return replace(p, adapt_lr=lr[own]) if own in lr else p
 
 
 def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, config=None) -> Result:

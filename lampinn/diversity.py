@@ -258,10 +258,18 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
             "sizes": first["sizes"], "steps": steps, "provenance": prov}
 
 
-def series(result: dict, tasks: int, lam: str = "lampinn", ratio: str = "a") -> tuple[np.ndarray, np.ndarray]:
-    """The widths and the per-seed ratios (rows: widths) of one design (``tasks``: 27 or 8) from a map."""
+def series(result: dict, tasks: int, lam: str = "lampinn", ratio: str = "a") -> tuple[np.ndarray, list[np.ndarray]]:
+    """The widths and the per-seed ratios (one array per width: a width may have more seeds than another) of one
+    design (``tasks``: 27 or 8) from a map."""
     rows = [s for s in result["steps"] if s["tasks"] == tasks]
-    return np.array([s["width"] for s in rows]), np.array([s["ratios"][lam][ratio] for s in rows])
+    return np.array([s["width"] for s in rows]), [np.array(s["ratios"][lam][ratio]) for s in rows]
+
+
+def _seeds_text(result: dict) -> str:
+    """How many seeds the map has: ``2 seeds``, or ``2 seeds (3 at width 1.26)`` where some widths have more."""
+    n = result["provenance"]["seeds"]
+    more = sorted({(s["width"], len(s["mse"]["transfer"])) for s in result["steps"] if len(s["mse"]["transfer"]) > n})
+    return f"{n} seeds" + (" (" + ", ".join(f"{k} at width {w:g}" for w, k in more) + ")" if more else "")
 
 
 def table(result: dict) -> str:
@@ -277,7 +285,7 @@ def table(result: dict) -> str:
         lines.append(f"| {s['width']:g} | {s['tasks']} | {s['calibration']['solved']}/10 | {cells} | {gm['a']:.3g} | "
                      f"{gm['b']:.3g} | {gm['n']:.3g} |")
     p = result["provenance"]
-    lines += ["", f"Unseen mean MSE over {p['seeds']} seeds; (a) the best of transfer, MAML and Reptile over LAM-PINN, "
+    lines += ["", f"Unseen mean MSE over {_seeds_text(result)}; (a) the best of transfer, MAML and Reptile over LAM-PINN, "
               f"(b) scratch at B over LAM-PINN (geometric means over seeds); calibration: training tasks of the box "
               f"that scratch at B solves (of 10). Made by `{p['command']}` in {p['seconds'] / 60:.0f} min "
               f"({p.get('cpu_seconds', 0) / 60:.0f} CPU min), {p['device']}, commit {p['git_commit'][:7]}."]
@@ -286,8 +294,9 @@ def table(result: dict) -> str:
 
 def plot(result: dict, path: str | os.PathLike | None = None):
     """Ratio (a) and ratio (b) against the box width (log scale): each seed a dot, the geometric mean a line, the
-    27-task and 8-task designs side by side, LAM-PINN without meta-training dashed, ratio 1 marked, and each width's
-    calibration (training tasks scratch at B solves, of 10) along the top. Saved to ``path`` if given."""
+    27-task and 8-task designs side by side, LAM-PINN without meta-training dashed (its seeds hollow), ratio 1 marked,
+    and each width's calibration (training tasks scratch at B solves, of 10) along the top. Saved to ``path`` if
+    given."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
@@ -297,10 +306,13 @@ def plot(result: dict, path: str | os.PathLike | None = None):
             for lam, style in (("lampinn", "-"), ("ablation_no_meta", "--")):
                 w, r = series(result, tasks, lam, ratio)
                 label = f"{tasks} tasks" + (", no meta-training" if lam != "lampinn" else "")
-                ax.plot(w, gmean(r, axis=1), style, color=colour, label=label,
+                ax.plot(w, [gmean(row) for row in r], style, color=colour, label=label,
                         alpha=1 if lam == "lampinn" else 0.6)
+                dots = np.repeat(w, [len(row) for row in r]), np.concatenate(r)
                 if lam == "lampinn":
-                    ax.plot(np.repeat(w, r.shape[1]), r.ravel(), "o", color=colour, ms=4, alpha=0.6)
+                    ax.plot(*dots, "o", color=colour, ms=4, alpha=0.6)
+                else:
+                    ax.plot(*dots, "o", color=colour, ms=4, alpha=0.6, mfc="none")
         ax.axhline(1, color="k", lw=0.8)
         ax.set(xscale="log", yscale="log", xlabel="box width (1: the committed box)", title=title)
         ax.set_xticks(result["widths"], [f"{w:g}" for w in result["widths"]])
@@ -312,7 +324,7 @@ def plot(result: dict, path: str | os.PathLike | None = None):
         top.set_xlabel("calibration: tasks scratch at B solves", fontsize=8)
     axes[0].set_ylabel("ratio (above 1: LAM-PINN better)")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{result['family']}: where LAM-PINN pays (unseen tasks, {result['provenance']['seeds']} seeds)")
+    fig.suptitle(f"{result['family']}: where LAM-PINN pays (unseen tasks, {_seeds_text(result)})")
     fig.tight_layout()
     if path is not None:
         atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png", bbox_inches="tight"))

@@ -51,7 +51,7 @@ def test_toc_lists_exactly_the_existing_chapters_and_pages():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
     captions = [part["caption"] for part in toc["parts"]]
-    assert captions == ["Foundations", "Meta-learning", "LAM-PINN", "Benchmarks", "Going further", "Appendix"]
+    assert captions == ["Foundations", "Meta-learning", "LAM-PINN", "Benchmarks", "Going further", "Conclusions", "Appendix"]
     for f in files:
         assert (ROOT / f).with_suffix(".ipynb").exists() or (ROOT / f).with_suffix(".md").exists(), f
     assert {f"notebooks/{p.stem}" for p in NOTEBOOKS} <= set(files)

@@ -240,3 +240,16 @@ def test_the_diversity_map_is_made_from_its_committed_runs_by_its_command(family
     for box, corners in zip(result["steps"][::2], result["steps"][1::2]):
         # the same source task, tuned on the same corners: transfer cannot tell the designs apart
         assert corners["mse"]["transfer"] == box["mse"]["transfer"] and corners["mse"]["scratch_full"] == box["mse"]["scratch_full"]
+
+
+@pytest.mark.parametrize("path", ["README.md", "book/intro.md"])
+def test_the_papers_ratios_quoted_in_the_headline_are_its_published_ones(path):
+    """README and introduction quote the paper's ratio (a) per family: the best of its transfer and MAML over its
+    LAM-PINN, from lampinn.results.PUBLISHED (the paper's table), to the digits they print."""
+    from lampinn.results import PUBLISHED
+
+    text = (ROOT / path).read_text()
+    ratio = {f: min(p["transfer"], p["maml"]) / p["lampinn"] for f, p in PUBLISHED.items()}
+    quoted = f"ratio (a) of {ratio['burgers']:.2g} on Burgers, {ratio['helmholtz']:.2g} on\nHelmholtz"
+    assert " ".join(quoted.split()) in " ".join(text.split())
+    assert f"{ratio['elasticity']:.3g} on elasticity (`lampinn.results.PUBLISHED`)" in " ".join(text.split())

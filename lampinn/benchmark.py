@@ -37,7 +37,8 @@ from transfer's very network and, like its modular network's warm start, train a
 and weights; stages 1 and 2 run at their configuration's rates with the weights meta-validation chose.
 
 The ablations reuse LAM-PINN's affinity sessions (they are identical: same budget, rate, weights, points
-and seed), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
+and seed; a resumed run whose LAM-PINN has adapted to every task and kept no network makes them again rather than
+meta-train LAM-PINN only to reuse them), and ``ablation_fixed_routing``, which changes only the adaptation, reuses its meta-trained
 network; their ``meta`` seconds count only what they recompute. ``ablation_no_meta`` adapts LAM-PINN's
 warm-started modular network with stages 1 and 2 skipped: what meta-training adds is LAM-PINN's error
 against it. In the benchmark it adapts with LAM-PINN's setting, as every ablation does: meta-validation (chapter 8)
@@ -276,7 +277,8 @@ class Run:
             return Prepared(init, self.done.get(key, 0.0))
         start = time.perf_counter()
         if isinstance(method, LAMPINNMethod):
-            sessions = self.prepare("lampinn", seed).init.sessions if name in ABLATIONS else None
+            lam = name in ABLATIONS and (self.model("lampinn", seed).exists() or not self._adapted("lampinn", seed))
+            sessions = self.prepare("lampinn", seed).init.sessions if lam else None  # else: made again, the same
             prepared = method.prepare(self.family, self.protocol(seed), self.config(method, seed), sessions=sessions)
         else:
             prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(seed, name),
@@ -338,10 +340,15 @@ class Run:
         if isinstance(method, LAMPINNMethod):  # its warm start is pretrained as transfer's source: at scratch at B's choices
             if not method.untuned and not self.tuned("scratch_full"):
                 return []
-            if name in ABLATIONS and not self.model("lampinn", seed).exists():
+            if name in ABLATIONS and not self.model("lampinn", seed).exists() and not self._adapted("lampinn", seed):
                 return self.preparation("lampinn", seed)
             return [("prepare", name, seed)]
         return [("prepare", name, seed)] if method.prepare_setting is None or self.tuned(method.prepare_setting) else []
+
+    def _adapted(self, name: str, seed: int) -> bool:
+        """Whether every task of ``name`` at ``seed`` is done (a resumed run that redoes an ablation then makes its
+        affinity sessions itself, the same ones, rather than meta-train LAM-PINN again only to reuse them)."""
+        return all(key in self.done for _, _, key in self.task_keys(name, seed))
 
     def trials(self, setting: str) -> list[tuple]:
         """The tuning jobs of ``setting`` that can run now: the rates of :data:`TUNING_LRS`, then the weight factors

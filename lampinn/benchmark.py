@@ -44,9 +44,10 @@ warm-started modular network with stages 1 and 2 skipped: what meta-training add
 against it. In the benchmark it adapts with LAM-PINN's setting, as every ablation does: meta-validation (chapter 8)
 has already weighed that network, tuned on itself, against meta-training, and where it chose no meta-training
 LAM-PINN *is* that network. A run that meta-trains LAM-PINN with its own settings instead (``meta``: the diversity
-map's) has had no such weighing, so there ``ablation_no_meta`` gets a setting of its own, ``no_meta``
-(:meth:`Run.setting`), tuned on its own network exactly as LAM-PINN's is (the rate and weight sweeps, fine-tuning's
-pair, the gates' rates): it is then the benchmark's LAM-PINN had meta-validation chosen no meta-training.
+map's) has had no such weighing, so there ``ablation_no_meta`` is meta-validation's ``no-meta`` candidate (none of
+the run's meta-training settings, :meth:`Run.config`) with a setting of its own, ``no_meta`` (:meth:`Run.setting`),
+tuned on its own network exactly as LAM-PINN's is (the rate and weight sweeps, fine-tuning's pair, the gates' rates):
+it is then the benchmark's LAM-PINN had meta-validation chosen no meta-training.
 
 ``--mode paper`` runs the paper's protocol (chapter 11; :data:`lampinn.methods.PAPER_METHODS`): B = 10,000, LAM-PINN as
 the authors released it (``lampinn_released``, untuned) and every baseline twice, untuned (``*_untuned``: the released
@@ -192,7 +193,7 @@ class Run:
     def setting(self, name: str) -> str | None:
         """The tuned setting method ``name`` adapts with: its own (:attr:`lampinn.methods.Method.setting`), but for
         ``ablation_no_meta`` in a run whose LAM-PINN meta-trains with the run's own settings, ``no_meta``: its own
-        network's (see the module docstring). Where LAM-PINN does not meta-train the two are the same network and
+        network's (see the module docstring), made with none of those settings (:meth:`config`). Where LAM-PINN does not meta-train the two are the same network and
         share LAM-PINN's setting."""
         if name == "ablation_no_meta" and self.meta is not None:
             lam = self.config(get_method("lampinn"), 0)
@@ -207,14 +208,18 @@ class Run:
         trained at scratch at B's tuned rate and loss weights, as transfer's source is (the source *is* transfer's
         network, bit for bit); stages 1 and 2 use the weights meta-validation chose
         (:data:`lampinn.methods.META_VALIDATED`), or the run's own ``meta`` settings where it has them (the diversity
-        map's; a value :data:`lampinn.health.SCRATCH_WEIGHTS` stands for scratch at B's tuned weight factor)."""
+        map's; a value :data:`lampinn.health.SCRATCH_WEIGHTS` stands for scratch at B's tuned weight factor). Those are
+        meta-training settings (a decay, for one, acts on the warm start too): the no-meta arm of such a run takes none
+        of them, so that it is meta-validation's ``no-meta`` candidate, the network the benchmark adapts where
+        meta-validation chose no meta-training."""
         if isinstance(method, LAMPINNMethod) and method.untuned:  # as released: the untuned rate, the family's weights
             return method.default_config(self.protocol(seed, method.name), self.sizes, self.family.name)
         if isinstance(method, LAMPINNMethod):
             chosen_for = self.family.name if self.meta is None else None  # the run's own meta settings replace it
             config = method.default_config(self.protocol(seed, "scratch_full"), self.sizes, chosen_for)
             scratch = self.tuning.get("weight", {}).get("scratch_full", 1.0)
-            meta = {k: scratch if v == "scratch_full" else v for k, v in (self.meta or {}).items()}
+            own = {} if self.setting(method.name) == "no_meta" else self.meta or {}  # no meta-training: none of it
+            meta = {k: scratch if v == "scratch_full" else v for k, v in own.items()}
             return replace(config, warm_weight_factor=scratch, **meta)
         if isinstance(method, MetaLearned):
             return method.default_config(self.sizes)

@@ -354,3 +354,8 @@ def test_the_walk_changes_one_thing_per_row():
     assert [r["ratio"] for r in rows] == pytest.approx([15, 10, 2, 0.5, 0.8, 2, 1.2])
     table = report.walk_table(rows)
     assert table.count("\n") == 2 + len(rows) and "| 4 | 100 adaptation iterations" in table
+    # a fifth-row run that holds its own baselines: the row reads them, not the benchmark's
+    released = {"methods": {"lampinn_released": _method([5, 5]), "transfer": _method([20, 20]),
+                            "maml": _method([10, 10]), "reptile": _method([30, 30])}}
+    fifth = report.walk(paper, released, ours)[4]
+    assert (fifth["lampinn"], fifth["baseline"], fifth["baseline_mse"]) == (5, "maml", 10)

@@ -752,7 +752,8 @@ def test_a_failing_write_loses_nothing_and_leaves_no_temporary_file(tmp_path):
 def test_the_battery_has_at_least_150_hostile_inputs():
     cases = (len(BAD_CONFIGS) + len(BAD_NETWORKS) + len(BAD_PREDICTIONS) + len(BAD_THETAS) + 3 + len(BAD_RESULTS)
              + len(BAD_TEXTS) + 5 + 3 + len(BAD_PARTIALS) + 4 + len(BAD_CHECKPOINTS) + 5 + len(BAD_STATES) + 1
-             + 2 + 4 + 2 + 2 + 3 + 8 + 1 + 1 + 1)
+             + 2 + 4 + 2 + 2 + 3 + 8 + 1 + 1 + 1
+             + len(BAD_SOLVE_THETAS) + 2 + 3 + 1 + 4 + len(BAD_FEATURES) + 1)
     print(f"{cases} hostile inputs")
     assert cases >= 150
 
@@ -768,3 +769,139 @@ def test_an_unwritable_folder_fails_before_any_task_runs_even_as_root(tmp_path, 
     monkeypatch.setattr(bm, "atomic_write", refuse)
     assert "Permission denied: " in exits_2(capsys, [*BENCH, "--out", folder, "--device", "cpu"])
     assert stub.calls == [] and (folder / "burgers.partial.json").read_bytes() == before
+
+
+# ---- 8. the closed-form solve (lampinn.solve): refused in one line, or a failure the benchmark records ---------
+def solve_case():
+    from lampinn import solve
+
+    fam = lampinn.get_family("helmholtz")
+    return solve, fam, solve.random_features(fam, 10, 3.0, seed=0), (1.397, 1.188, 2.912)
+
+
+BAD_SOLVE_THETAS = [((float("nan"), 1.0, 1.0), "a1"), ((1.0, float("inf"), 1.0), "a2"), ((1.0, 1.0, float("-inf")), "k"),
+                    ((1.0, 1.0), "expected 3")]
+
+
+@pytest.mark.parametrize("theta, name", BAD_SOLVE_THETAS, ids=[str(t) for t, _ in BAD_SOLVE_THETAS])
+def test_a_solve_of_a_non_finite_task_is_refused_naming_the_parameter(theta, name):
+    solve, fam, basis, _ = solve_case()
+    with pytest.raises(ValueError, match=name) as info:
+        solve.solve(fam, basis, theta, n_interior=30, n_boundary=10)
+    one_line(info)
+
+
+def family_like_helmholtz(**methods):
+    """A Family subclass (not a Helmholtz one) with Helmholtz's declarations and only the given PINN methods."""
+    from lampinn.pde import Family
+
+    base = lampinn.get_family("helmholtz")
+    names = ("param_names", "bounds", "levels", "input_names", "output_names", "domain", "loss_weights", "unseen",
+             "ood")
+    attrs = {n: getattr(type(base), n) for n in names}
+    attrs.update(name="homemade", sample=lambda self, *a, **k: base.sample(*a, **k), grid=lambda self: base.grid(),
+                 solve=lambda self, theta: base.solve(theta), **methods)
+    return type("Homemade", (Family,), attrs)()
+
+
+def test_a_family_without_residuals_cannot_be_solved_but_still_trains():
+    solve, helm, basis, theta = solve_case()
+
+    def loss_terms(self, model, points, theta):
+        return helm.loss_terms(model, points, theta)
+
+    fam = family_like_helmholtz(loss_terms=loss_terms)
+    assert not fam.has_residuals()
+    with pytest.raises(ValueError, match="residuals") as info:
+        solve.solve(fam, basis, theta, n_interior=30, n_boundary=10)
+    assert "homemade" in one_line(info)
+    pts = solve.collocation(helm, 30, 10)
+    head = solve.Head(basis, torch.ones(basis.size, 1, dtype=torch.float64))
+    assert float(fam.loss(head, pts, theta)) == pytest.approx(float(helm.loss(head, pts, theta)), rel=1e-12)
+    with pytest.raises(NotImplementedError, match="residuals"):
+        fam.residuals(head, pts, theta)
+
+
+def test_a_family_with_neither_loss_terms_nor_residuals_says_so():
+    solve, helm, basis, theta = solve_case()
+    fam = family_like_helmholtz()
+    with pytest.raises(NotImplementedError, match="neither loss_terms nor residuals") as info:
+        fam.loss_terms(basis, solve.collocation(helm, 30, 10), theta)
+    assert "homemade" in one_line(info)
+
+
+def projected(basis, matrix):
+    from lampinn.solve import Features
+
+    return Features(list(basis.blocks), basis.shift, basis.scale, matrix)
+
+
+def test_a_basis_that_cannot_move_the_loss_fails_the_solve():
+    solve, fam, basis, theta = solve_case()
+    dead = projected(basis, torch.zeros(basis.size, 3, dtype=torch.float64))  # every function is zero
+    with pytest.raises(solve.SolveFailed, match="Jacobian .* is zero") as info:
+        solve.solve(fam, dead, theta, n_interior=60, n_boundary=20)
+    one_line(info)
+    assert issubclass(solve.SolveFailed, TrainingDiverged)  # so the benchmark records it as a failed task
+
+
+def test_a_basis_with_non_finite_values_fails_the_solve():
+    solve, fam, basis, theta = solve_case()
+    matrix = torch.eye(basis.size, dtype=torch.float64)[:, :3].clone()
+    matrix[0, 0] = float("nan")
+    with pytest.raises(solve.SolveFailed, match="NaN or infinite") as info:
+        solve.solve(fam, projected(basis, matrix), theta, n_interior=60, n_boundary=20)
+    one_line(info)
+
+
+def test_a_basis_too_poor_for_the_task_returns_its_large_loss_not_silence():
+    solve, fam, basis, theta = solve_case()
+    constant = projected(basis, torch.eye(basis.size, dtype=torch.float64)[:, -1:])  # the constant feature alone
+    s = solve.solve(fam, constant, theta, n_interior=300, n_boundary=100)
+    assert s.size == s.rank == 1 and s.converged
+    # measured: loss 130 from 131; the PDE residual keeps almost all of it
+    assert s.loss > 0.5 * s.loss0 and s.terms["residual"] > 0.5 * s.loss0
+    assert s.summary()["residual"] == s.loss
+
+
+def test_gauss_newton_out_of_steps_raises_when_strict_and_says_so_otherwise():
+    from lampinn import solve
+
+    fam = lampinn.get_family("burgers")
+    basis = solve.random_features(fam, 60, 3.0, seed=0)
+    pts = solve.collocation(fam, 300, 100)
+    with pytest.raises(solve.SolveFailed, match="did not converge in 1 steps") as info:
+        solve.solve(fam, basis, (0.03, 0.5, 0.0), points=pts, max_iter=1)
+    one_line(info)
+    s = solve.solve(fam, basis, (0.03, 0.5, 0.0), points=pts, max_iter=1, strict=False)
+    assert not s.converged and s.iterations == 1 and s.loss < s.loss0
+
+
+@pytest.mark.parametrize("shape", [(10, 2), (9, 1), (10,), (1, 10)])
+def test_an_init_of_the_wrong_shape_is_refused(shape):
+    solve, fam, basis, theta = solve_case()
+    with pytest.raises(ValueError, match="init has shape") as info:
+        solve.solve(fam, basis, theta, n_interior=30, n_boundary=10, init=torch.zeros(shape))
+    one_line(info)
+
+
+BAD_FEATURES = [("size", 1), ("size", 0), ("size", -3), ("size", 2.5), ("size", True), ("size", "10"),
+                ("bandwidth", 0.0), ("bandwidth", -1.0), ("bandwidth", float("nan")), ("bandwidth", float("inf"))]
+
+
+@pytest.mark.parametrize("field, value", BAD_FEATURES, ids=[f"{f}={v!r}" for f, v in BAD_FEATURES])
+def test_nonsense_random_features_are_refused(field, value):
+    from lampinn import solve
+
+    kwargs = {"size": 10, "bandwidth": 3.0, field: value}
+    with pytest.raises(ValueError, match=field) as info:
+        solve.random_features(lampinn.get_family("helmholtz"), **kwargs)
+    one_line(info)
+
+
+def test_network_features_need_a_tanh_network():
+    from lampinn import solve
+
+    with pytest.raises(ValueError, match="tanh") as info:
+        solve.network_features(MLP(2, 1, width=8, depth=2, activation="sin"))
+    one_line(info)

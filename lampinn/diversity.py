@@ -31,7 +31,10 @@ LAM-PINN, which meta-validation left without meta-training.
 A run is resumable as the benchmark is (its resume file and networks stay in ``OUT``). A step whose resume file is
 gone (a fresh copy of the committed map) is not run again: :func:`run` reads its result, unless it asks for more seeds
 than the result has or for methods to be ``redo``-ne; then the resume file is rebuilt from the result
-(:func:`restore`) and the benchmark resumes, so only the new seeds and the redone methods run.
+(:func:`restore`) and the benchmark resumes, so only the new seeds and the redone methods run. At width 1 the 27-task
+box is the committed one: the arms the map shares with the family's committed benchmark (the same network, tuned the
+same) are taken from it (:func:`from_benchmark`), so the map cannot drift from the benchmark there; a rerun would
+reproduce them only on the same kind of machine, since a PINN's training amplifies the last bits of the arithmetic.
 
 :func:`summarise` gathers the runs into ``OUT/FAMILY.json`` (per step, per seed: each method's mean MSE and the two
 ratios of :func:`lampinn.report.ratios`), ``.md`` and ``.png`` (:func:`plot`).
@@ -161,17 +164,77 @@ def restore(result: dict, redo: tuple[str, ...] = ()) -> dict:
     return done
 
 
-def _step(out: Path, family: Family, seeds: int, redo: tuple[str, ...]) -> dict | None:
+#: The map's arms that are the benchmark's own at width 1 (the same network, tuned the same), and the setting each
+#: adapts with there: the baselines always; the no-meta arm where meta-validation chose no meta-training, when the
+#: benchmark's LAM-PINN is that network (:func:`from_benchmark`).
+SHARED = {"scratch_full": "scratch_full", "scratch_adapt": "scratch_adapt", "transfer": "transfer", "maml": "maml",
+          "reptile": "reptile"}
+SHARED_SETTINGS = ("scratch_full", "scratch_adapt", "finetune")
+
+
+def from_benchmark(done: dict, bench: dict, family: str, seeds: int) -> dict:
+    """The resume file ``done`` of the width-1, 27-task step (the committed box, its tasks and unseen tasks) with what
+    the family's committed benchmark ``bench`` has measured of the same arms, tuned the same, at the map's ``seeds``:
+    the baselines (:data:`SHARED`), and, where meta-validation chose no meta-training
+    (:data:`lampinn.methods.META_VALIDATED`), its LAM-PINN as the map's no-meta arm with its setting as ``no_meta``.
+    What ``done`` already holds is kept; nothing is taken if a setting both tuned differs (another tuning, another
+    network). The map then cannot drift from the benchmark at width 1, and runs only its own LAM-PINN there."""
+    from .methods import META_VALIDATED
+
+    t, b = done.setdefault("_tuning", {}), bench["tuning"]
+    if any(t.get(k, {}).get(s, b[k].get(s)) != b[k].get(s) for k in ("lr", "weight") for s in SHARED_SETTINGS) or \
+            t.get("tasks", b["tasks"]) != b["tasks"]:
+        return done
+    arms, settings_ = dict(SHARED), {s: s for s in SHARED_SETTINGS}
+    chosen = META_VALIDATED.get(family, {})
+    if chosen.get("stage1_iters") == 0 and chosen.get("stage2_iters") == 0 and "lampinn" in bench["methods"]:
+        arms["ablation_no_meta"], settings_["no_meta"] = "lampinn", "lampinn"
+    for key in ("tasks", "criterion", "weight_range"):
+        t.setdefault(key, copy.deepcopy(b[key]))
+    for key in ("lr", "weight", "mse", "weight_mse", "seconds", "pair", "gate_mse", "gate_lr"):
+        for mine, theirs in settings_.items():
+            if theirs in b.get(key, {}):
+                t.setdefault(key, {}).setdefault(mine, copy.deepcopy(b[key][theirs]))
+    rows = restore(bench)
+    for mine, theirs in arms.items():
+        for seed in range(min(seeds, bench["methods"][theirs]["seeds"])):
+            for key in [k for k in rows if k.startswith(f"{theirs}/{seed}/")]:
+                done.setdefault(f"{mine}/{key.split('/', 1)[1]}", rows[key])
+    done.setdefault("_calibration", bench["calibration"])
+    return done
+
+
+def _step(out: Path, family: Family, seeds: int, redo: tuple[str, ...], mode: str,
+          bench: dict | None = None) -> dict | None:
     """A finished step of ``family`` in ``out`` with nothing left to run (no resume file, enough seeds, nothing to
-    redo): its result; else ``None``, with the resume file rebuilt from the result where there is one to resume."""
+    redo): its result; else ``None``, with the resume file rebuilt from the result where there is one to resume, and
+    from the committed benchmark ``bench`` (width 1, 27 tasks: :func:`from_benchmark`) if given."""
     path, partial = out / f"{family.name}.json", out / f"{family.name}.partial.json"
-    if partial.exists() or not path.exists():
+    if partial.exists() or not (path.exists() or bench):
         return None
-    result = read_json(path)
-    if not redo and min(m["seeds"] for m in result["methods"].values()) >= seeds:
-        return result
-    atomic_write(partial, dumps(restore(result, redo)))
+    if path.exists():
+        result = read_json(path)
+        if not redo and min(m["seeds"] for m in result["methods"].values()) >= seeds:
+            return result
+        done = restore(result, redo)
+    else:
+        done = {"_mode": mode, "_family": family.name}
+    if bench is not None:
+        done = from_benchmark(done, bench, bench["family"], seeds)
+    atomic_write(partial, dumps(done))
     return None
+
+
+def _committed(family: Family, mode: str, sizes: dict) -> dict | None:
+    """The family's committed benchmark, if it has one at the map's mode and sizes (but the OOD tasks)."""
+    from .results import load
+
+    try:
+        bench = load(family.name)
+    except (FileNotFoundError, ValueError):
+        return None
+    same = bench["mode"] == mode and {**bench["sizes"], "ood": 0} == sizes
+    return bench if same else None
 
 
 def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths: tuple[float, ...] = WIDTHS,
@@ -193,13 +256,14 @@ def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths
     if unknown:
         raise ValueError(f"redo {unknown[0]!r} is not a method of the map; expected some of {', '.join(METHODS)}")
     boxes = [(widened(fam, width, 3), widened(fam, width, 2)) for width in widths]  # a bad width fails before any run
-    for full, corners in boxes:
-        box = _step(out, full, seeds, redo)
+    bench = _committed(fam, mode, sizes) if 1.0 in widths else None
+    for width, (full, corners) in zip(widths, boxes):
+        box = _step(out, full, seeds, redo, mode, bench if width == 1 else None)
         if box is None:
             n = max([seeds, *_seeds(out, full)])
             box = benchmark(full, mode, out, n, list(METHODS), device, progress, n, workers, scheduler, sizes, meta[1])
         _seed_design_run(out, box, corners, mode)
-        if _step(out, corners, seeds, redo) is None:
+        if _step(out, corners, seeds, redo, mode) is None:
             n = max([seeds, *_seeds(out, corners)])
             benchmark(corners, mode, out, n, list(DESIGN_METHODS), device, progress, n, workers, scheduler, sizes,
                       meta[1])
@@ -332,5 +396,5 @@ def plot(result: dict, path: str | os.PathLike | None = None):
     return fig
 
 
-__all__ = ["DESIGN_METHODS", "LEVELS", "METHODS", "WIDTHS", "meta_training", "plot", "run", "series", "summarise", "table",
+__all__ = ["DESIGN_METHODS", "LEVELS", "METHODS", "SHARED", "WIDTHS", "from_benchmark", "meta_training", "restore", "plot", "run", "series", "summarise", "table",
            "widened"]

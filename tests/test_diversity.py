@@ -1,6 +1,8 @@
 """The diversity knob and the map of chapter 12 (lampinn.diversity)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,9 @@ from lampinn.benchmark import check_partial
 from lampinn.files import dumps, read_json
 from lampinn.pde import get_family, to_unit
 from lampinn.protocol import central_task
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+DIVERSITY = RESULTS / "diversity"
 
 
 def test_width_one_is_the_committed_box_and_its_corners():
@@ -153,3 +158,89 @@ def test_the_map_meta_trains_with_the_best_setting_that_meta_trains():
     assert name != "no-meta" and changes == TUNED_CANDIDATES[name]
     meta = {c: r["score"] for c, r in rows.items() if c in TUNED_CANDIDATES and c != "no-meta"}
     assert rows[name]["score"] == min(meta.values())  # none beats fine-tuning healthy: the lowest score
+
+
+def test_the_no_meta_arm_is_tuned_on_its_own_network_where_the_run_meta_trains(tmp_path):
+    """A run that meta-trains LAM-PINN with its own settings (the map's) tunes ``ablation_no_meta`` on its own network
+    (the ``no_meta`` setting, with LAM-PINN's further phases); where LAM-PINN does not meta-train (the benchmark's
+    Helmholtz) the two are one network with one setting, as every ablation shares LAM-PINN's."""
+    from dataclasses import replace
+
+    from lampinn.benchmark import Run
+    from lampinn.methods import ABLATIONS, get_method, tuned_protocol
+
+    fam, methods = get_family("helmholtz"), list(diversity.METHODS)
+    own = Run(fam, "ci", tmp_path / "own", meta={"stage1_step": 0.3})
+    book = Run(fam, "ci", tmp_path / "book")
+    no_stages = Run(fam, "ci", tmp_path / "none", meta={"stage1_iters": 0, "stage2_iters": 0})
+    assert [r.setting("ablation_no_meta") for r in (own, book, no_stages)] == ["no_meta", "lampinn", "lampinn"]
+    assert own.setting("lampinn") == own.setting("ablation_fixed_routing") == "lampinn"
+    own.done["_tuning"] = {"weight": {"scratch_full": 10.0}, "lr": {"scratch_full": 3e-3}}
+    no_meta, lam = (own.config(get_method(m), 0) for m in ("ablation_no_meta", "lampinn"))
+    assert lam.stage1_step == 0.3 and no_meta.stage1_step == 1.0  # none of the run's meta-training settings
+    book.done["_tuning"] = own.tuning  # the benchmark's Helmholtz LAM-PINN: meta-validation's no-meta candidate
+    assert replace(no_meta, **ABLATIONS["ablation_no_meta"]) == book.config(get_method("lampinn"), 0)
+    assert own.settings_needed(methods)[-2:] == ["lampinn", "no_meta"] and "no_meta" not in book.settings_needed(methods)
+    tuning = {"lr": {"lampinn": 1e-3, "no_meta": 3e-3}, "gate_lr": {"lampinn": 0.3, "no_meta": 0.1}}
+    p = tuned_protocol({"budget": 10, "n_interior": 5, "n_boundary": 4}, tuning, 0, "ablation_no_meta", None, "no_meta")
+    assert (p.adapt_lr, p.adapt_gate_lr) == (3e-3, 0.1)
+    own.done["_tuning"] = {**tuning, "weight": {"scratch_full": 1.0, "finetune": 1.0}, "mse": {}, "weight_mse": {},
+                           "seconds": {}, "tasks": [[0.5, 0.5, 1.0]], "weight_range": [1e-3, 1e3],
+                           "pair": {"no_meta": {"sweep": {"lr": 1e-3, "weight": 1.0, "mse": 0.5}}}}
+    own.done["_tuning"]["lr"]["finetune"] = 1e-2
+    # after its sweeps, the no-meta setting weighs fine-tuning's pair, then the gates' rates: LAM-PINN's phases
+    assert own._gate_trials("no_meta") == [("trial", "no_meta", 1e-2, 1.0, 0.3)]
+
+
+def test_a_finished_step_resumes_from_its_result_keeping_its_numbers():
+    """:func:`lampinn.diversity.restore`: the committed width-1 step's result, summarised again from the resume file
+    rebuilt from it, is the same result; a method to redo is left out, to run again."""
+    from lampinn import settings
+    from lampinn.benchmark import Run
+
+    result = read_json(DIVERSITY / "helmholtz-w1.00-27.json")
+    fam = diversity.widened(get_family("helmholtz"), 1.0, 3)
+    done = diversity.restore(result)
+    check_partial(done, "restored", fam.name, "full")
+    run = Run(fam, "full", DIVERSITY, 2, sizes={**settings.sizes("helmholtz", "full"), "ood": 0}, done=done,
+              meta=diversity.meta_training("helmholtz")[1])
+    again = run.summarise(list(result["methods"]), done["_seconds"], done["_cpu_seconds"])
+    for name, m in result["methods"].items():
+        for key in ("per_seed_mse", "per_task_mse", "per_task_rel_l2", "mean_mse", "std_over_seeds", "seeds"):
+            np.testing.assert_allclose(again["methods"][name][key], m[key], rtol=1e-12, err_msg=f"{name} {key}")
+    assert again["tuning"] == result["tuning"] and again["calibration"] == result["calibration"]
+    redo = diversity.restore(result, ("ablation_no_meta",))
+    assert not any(k.startswith("ablation_no_meta/") for k in redo) and "lampinn/1/unseen/9" in redo
+    # the redone ablation makes LAM-PINN's affinity sessions itself: LAM-PINN, done, is not meta-trained again
+    run = Run(fam, "full", DIVERSITY / "nowhere", 2, sizes=run.sizes, done=redo, meta=run.meta)
+    assert run.preparation("ablation_no_meta", 0) == [("prepare", "ablation_no_meta", 0)]
+    del redo["lampinn/0/unseen/3"]
+    assert run.preparation("ablation_no_meta", 0) == [("prepare", "lampinn", 0)]
+
+
+def test_the_map_at_width_one_is_the_committed_benchmark():
+    """The map cannot drift from the benchmark: its width-1, 27-task step runs the benchmark's code on the committed
+    box with the benchmark's settings, so every arm the two files share gives the same error on every unseen task at
+    every seed they share, and is tuned the same. Meta-validation left the benchmark's Helmholtz LAM-PINN without
+    meta-training, so it is the map's no-meta arm (tuned on itself, as the benchmark tunes it); the map's LAM-PINN
+    meta-trains, the one arm the benchmark has not."""
+    from lampinn.methods import META_VALIDATED
+
+    step, bench = read_json(DIVERSITY / "helmholtz-w1.00-27.json"), read_json(RESULTS / "helmholtz.json")
+    assert META_VALIDATED["helmholtz"] == {"stage1_iters": 0, "stage2_iters": 0}
+    assert step["sizes"] == {**bench["sizes"], "ood": 0} and step["tuning"]["tasks"] == bench["tuning"]["tasks"]
+    arms = {m: m for m in step["methods"] if m != "lampinn"} | {"ablation_no_meta": "lampinn"}
+    assert set(arms) == set(diversity.METHODS) - {"lampinn"} and "ablation_no_meta" in bench["methods"]
+    seeds = min(step["methods"]["transfer"]["seeds"], bench["methods"]["transfer"]["seeds"])
+    assert seeds >= 2
+    for mine, theirs in arms.items():
+        for s in range(seeds):
+            assert step["methods"][mine]["per_seed_mse"][s] == pytest.approx(
+                bench["methods"][theirs]["per_seed_mse"][s], rel=1e-9), (mine, theirs, s)
+    assert bench["methods"]["ablation_no_meta"]["per_seed_mse"] == bench["methods"]["lampinn"]["per_seed_mse"]
+    t, b = step["tuning"], bench["tuning"]
+    for key in ("lr", "weight", "mse", "weight_mse"):
+        assert {k: t[key][k] for k in ("scratch_full", "scratch_adapt", "finetune")} == \
+            {k: b[key][k] for k in ("scratch_full", "scratch_adapt", "finetune")}
+    for key in ("lr", "weight", "mse", "weight_mse", "pair", "gate_mse", "gate_lr"):
+        assert t[key]["no_meta"] == b[key]["lampinn"], key

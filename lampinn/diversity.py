@@ -311,7 +311,9 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
                           "unseen": fam.unseen_tasks().tolist(),
                           "calibration": {k: box["calibration"][k] for k in ("solved", "passed", "rel_l2")},
                           "mse": mse, "ratios": {lam: _ratios(mse, scratch["scratch_full"], lam)
-                                                 for lam in ("lampinn", "ablation_no_meta")}})
+                                                 for lam in ("lampinn", "ablation_no_meta")},
+                          # the setting the no-meta arm adapted with: its own, or (a run made before it had one) LAM-PINN's
+                          "no_meta_setting": "no_meta" if "no_meta" in result["tuning"]["weight"] else "lampinn"})
             seconds += result["provenance"]["seconds"]
             cpu += result["provenance"].get("cpu_seconds", 0.0)
     seeds = min(len(v) for s in steps for v in s["mse"].values())
@@ -329,6 +331,13 @@ def series(result: dict, tasks: int, lam: str = "lampinn", ratio: str = "a") -> 
     return np.array([s["width"] for s in rows]), [np.array(s["ratios"][lam][ratio]) for s in rows]
 
 
+def _untuned_text(result: dict) -> str:
+    """The table's note on steps whose no-meta arm adapted with LAM-PINN's setting, not its own (none: empty)."""
+    if all(s.get("no_meta_setting", "no_meta") == "no_meta" for s in result["steps"]):
+        return ""
+    return " †: the no-meta arm adapted with the setting tuned for LAM-PINN's network, not its own (not rerun yet)."
+
+
 def _seeds_text(result: dict) -> str:
     """How many seeds the map has: ``2 seeds``, or ``2 seeds (3 at width 1.26)`` where some widths have more."""
     n = result["provenance"]["seeds"]
@@ -340,18 +349,19 @@ def table(result: dict) -> str:
     """A markdown table of the map: per width and design, the calibration, the methods' mean MSE and the ratios (mean
     over seeds, geometric)."""
     names = ("lampinn", "ablation_no_meta", "scratch_full", "transfer", "maml", "reptile")
-    lines = ["| width | tasks | calibration | " + " | ".join(names) + " | (a) | (b) | (a) no meta |",
-             "|---" * (len(names) + 6) + "|"]
+    lines = ["| width | tasks | calibration | " + " | ".join(names) + " | (a) | (b) | (a) no meta | (b) no meta |",
+             "|---" * (len(names) + 7) + "|"]
     for s in result["steps"]:
         gm = {k: float(gmean(s["ratios"][lam][r])) for k, lam, r in
-              (("a", "lampinn", "a"), ("b", "lampinn", "b"), ("n", "ablation_no_meta", "a"))}
+              (("a", "lampinn", "a"), ("b", "lampinn", "b"), ("n", "ablation_no_meta", "a"), ("m", "ablation_no_meta", "b"))}
         cells = " | ".join(f"{np.mean(s['mse'][m]):.2e}" for m in names)
+        mark = "" if s.get("no_meta_setting", "no_meta") == "no_meta" else " †"
         lines.append(f"| {s['width']:g} | {s['tasks']} | {s['calibration']['solved']}/10 | {cells} | {gm['a']:.3g} | "
-                     f"{gm['b']:.3g} | {gm['n']:.3g} |")
+                     f"{gm['b']:.3g} | {gm['n']:.3g}{mark} | {gm['m']:.3g}{mark} |")
     p = result["provenance"]
     lines += ["", f"Unseen mean MSE over {_seeds_text(result)}; (a) the best of transfer, MAML and Reptile over LAM-PINN, "
               f"(b) scratch at B over LAM-PINN (geometric means over seeds); calibration: training tasks of the box "
-              f"that scratch at B solves (of 10). Made by `{p['command']}` in {p['seconds'] / 60:.0f} min "
+              f"that scratch at B solves (of 10).{_untuned_text(result)} Made by `{p['command']}` in {p['seconds'] / 60:.0f} min "
               f"({p.get('cpu_seconds', 0) / 60:.0f} CPU min), {p['device']}, commit {p['git_commit'][:7]}."]
     return "\n".join(lines) + "\n"
 

@@ -119,6 +119,8 @@ def test_the_map_computes_both_ratios_per_seed_and_takes_scratch_from_the_box(tm
     widths, ratios = diversity.series(result, 8, "lampinn", "b")
     np.testing.assert_array_equal(widths, [1.0]) and np.testing.assert_array_equal(ratios, [[0.75, 1.5]])
     assert "| 1 | 27 | 7/10 |" in diversity.table(result)
+    # a step whose no-meta arm adapted with LAM-PINN's setting, not its own, says so
+    assert box["no_meta_setting"] == "lampinn" and "(not rerun yet)" in diversity.table(result)
     diversity.plot(result, tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 0
 

@@ -79,7 +79,8 @@ from . import settings
 from .core import LAMPINN
 from .executor import Inline, WorkerDied, executor, run_jobs
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
-from .methods import (ABLATIONS, METHODS, PAPER_METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method,
+from .solve import Features, SolveConfig
+from .methods import (ABLATIONS, ClosedForm, METHODS, PAPER_METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method,
                       tuned_protocol)
 from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
@@ -223,6 +224,8 @@ class Run:
             return replace(config, warm_weight_factor=scratch, **meta)
         if isinstance(method, MetaLearned):
             return method.default_config(self.sizes)
+        if isinstance(method, ClosedForm):
+            return SolveConfig.for_mode(self.mode)
         return None
 
     # ---- the jobs, as a worker runs them ----------------------------------------------------------------
@@ -270,6 +273,8 @@ class Run:
             return self.prepare(source, seed)
         path, key = self.model(name, seed), f"{name}/{seed}/meta_seconds"
         if path.exists():
+            if isinstance(method, ClosedForm):
+                return Prepared(Features.load(path), self.done.get(key, 0.0))
             if not isinstance(method, LAMPINNMethod):
                 return Prepared(self._load_mlp(path, seed), self.done.get(key, 0.0))
             init = LAMPINN.load(path, self.device, self.family)
@@ -289,7 +294,7 @@ class Run:
             prepared = method.prepare(self.weighted(method.prepare_setting), self.protocol(seed, name),
                                       self.config(method, seed))
         prepared.seconds = time.perf_counter() - start
-        if isinstance(prepared.init, LAMPINN):
+        if isinstance(prepared.init, (LAMPINN, Features)):
             prepared.init.save(path)
         else:
             save_state(prepared.init, path)
@@ -316,6 +321,8 @@ class Run:
         method = get_method(name)
         if not method.prepares:
             return None
+        if isinstance(method, ClosedForm) and method.network_source:  # a basis read from another method's network
+            return method.network_source
         return "lampinn" if isinstance(method, LAMPINNMethod) and method.adapt_only else name
 
     def model(self, name: str, seed: int) -> Path:
@@ -328,8 +335,10 @@ class Run:
         LAM-PINN's if any is, and ``no_meta`` where ``ablation_no_meta`` has its own (:meth:`setting`); none for a run of
         untuned methods only."""
         tuned = [m for m in methods if not get_method(m).untuned]
+        closed = [m for m in tuned if isinstance(get_method(m), ClosedForm)]  # they tune nothing; some read a network
+        tuned = [m for m in tuned if m not in closed]
         if not tuned:
-            return []
+            return ["scratch_full"] if any(get_method(m).network_source for m in closed) else []
         lam = [isinstance(get_method(m), LAMPINNMethod) for m in tuned]
         own = ("no_meta",) if "ablation_no_meta" in tuned and self.setting("ablation_no_meta") == "no_meta" else ()
         return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ()),
@@ -588,6 +597,10 @@ class Run:
                     "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in seeds])),
                                 "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / len(seeds))},
                 }
+                solved = [r for seed_rows in rows for r in seed_rows if "residual" in r]
+                if solved:  # a closed-form method: what its solves measured (means over seeds and tasks; condition: max)
+                    target[method]["solve"] = {k: float(np.max([r[k] for r in solved]) if k == "condition" else
+                                                        np.mean([r[k] for r in solved])) for k in SOLVE_KEYS}
                 if all("curve" in r for seed_rows in rows for r in seed_rows):  # evaluated every eval_every iterations
                     target[method].update(_trajectories(rows))
         if self.tuning:
@@ -681,9 +694,11 @@ def _nulls(xs: np.ndarray) -> list[float | None]:
 
 #: A finished task in the partial file: its metrics (and, since runs record them, its CPU seconds), or the mark of a
 #: diverged one.
+#: What a closed-form method's task also records (:meth:`lampinn.solve.Solved.summary`).
+SOLVE_KEYS = ("residual", "iterations", "converged", "rank", "condition")
 TASK_KEYS, DIVERGED_KEYS = {"mse", "rel_l2", "seconds"}, {"diverged", "seconds", "message"}
 #: What else a finished task may hold: its CPU seconds, and with ``eval_every`` its evaluations (:func:`lampinn.protocol.trajectory`).
-TASK_EXTRA = {"cpu_seconds", "best_mse", "best_iteration", "curve"}
+TASK_EXTRA = {"cpu_seconds", "best_mse", "best_iteration", "curve", *SOLVE_KEYS}
 #: The run-wide entries of a partial file.
 PARTIAL_KEYS = ("_mode", "_family", "_seconds", "_cpu_seconds", "_workers", "_tuning", "_calibration")
 

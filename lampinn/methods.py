@@ -23,17 +23,20 @@ name                       what                                                 
 ``*_untuned``              a baseline at the released rate and the family's weights        11
 ``zero``                   no network: predicts u = 0 everywhere (the level of learning    9
                            nothing: its MSE is the mean square of the reference)
+``solve_*``                a least-squares head on a frozen basis: random, learned from     13
+                           the training tasks, transfer's network, LAM-PINN's modules
 =========================  ==============================================================  ========
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from . import settings
+from . import settings, solve
 from .baselines import MetaConfig, adapt, maml, meta_cost, reptile, scratch
 from .core import LAMPINN, RELEASED, LAMPINNConfig
 from .pde import Family, evaluate
@@ -221,6 +224,44 @@ class LAMPINNMethod(Method):
                       {"meta_iterations": prepared.iterations, "adapt_iterations": len(history) * len(thetas)})
 
 
+@dataclass(frozen=True)
+class ClosedForm(Method):
+    """The head of a frozen basis found by least squares on the task's PINN residuals (chapter 13,
+    :mod:`lampinn.solve`). ``basis``: ``"random"`` or ``"learned"`` (made here from the training tasks), or
+    ``"transfer"`` / ``"lampinn"`` (the network that method prepares: its last hidden layer, its modules)."""
+
+    basis: str = "random"
+
+    @property
+    def network_source(self) -> str | None:
+        """The method whose prepared network this basis is read from, if any."""
+        return self.basis if self.basis in ("transfer", "lampinn") else None
+
+    def prepare(self, family: Family, protocol: Protocol, config=None) -> Prepared:
+        """Make the basis; ``config`` is a :class:`~lampinn.solve.SolveConfig` (default: the current mode's)."""
+        start = time.perf_counter()
+        network = None
+        if self.network_source is not None:
+            network = get_method(self.network_source).prepare(family, protocol).init
+        config = config or solve.SolveConfig.for_mode(settings.mode())
+        basis, info = solve.make_basis(self.basis, family, config, protocol.n_interior, protocol.n_boundary,
+                                       protocol.seed, network)
+        return Prepared(basis, time.perf_counter() - start, 0, None)
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        """One solve per task on the collocation points of the protocol."""
+        basis = prepared.init
+        if not isinstance(basis, solve.Features):  # a prepared network: read the basis from it
+            basis = solve.make_basis(self.basis, family, solve.SolveConfig(), 0, 0, protocol.seed, basis)[0]
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        pts = solve.collocation(family, protocol.n_interior, protocol.n_boundary, protocol.seed)
+        solved = [solve.solve(family, basis, t, points=pts, strict=False) for t in thetas]
+        metrics = [{**evaluate(s.model, family, t), **s.summary()} for s, t in zip(solved, thetas)]
+        return Result(self.name, thetas, [s.model for s in solved], History(), metrics,
+                      {"meta_seconds": prepared.seconds, "adapt_seconds": sum(s.seconds for s in solved)},
+                      {"meta_iterations": 0, "adapt_iterations": sum(s.iterations for s in solved)})
+
+
 #: Every method by name, in the order of the book.
 METHODS: dict[str, Method] = {m.name: m for m in (
     Scratch("scratch_full", "a fresh network per task, B iterations", "scratch_full", full=True),
@@ -234,6 +275,11 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     LAMPINNMethod("lampinn", "LAM-PINN, adapted for B/10", "lampinn"),
     *(LAMPINNMethod(name, f"LAM-PINN with {changes}", "lampinn", changes=changes) for name, changes in ABLATIONS.items()),
     Zero("zero", "predict u = 0 everywhere (no training)", None),
+    # Solve, don't descend (chapter 13): a least-squares head on a frozen basis, one solve per task
+    ClosedForm("solve_random", "random tanh features, head solved by least squares", None, basis="random"),
+    ClosedForm("solve_learned", "the training tasks' solutions as a basis, head solved", None, basis="learned"),
+    ClosedForm("solve_transfer", "transfer's source network's last hidden layer, head solved", None, basis="transfer"),
+    ClosedForm("solve_lampinn", "LAM-PINN's modules side by side, head solved", None, basis="lampinn"),
     # The paper's protocol (chapter 11): the methods as a paper would run them, untuned
     LAMPINNMethod("lampinn_released", "LAM-PINN as released: its meta-training and adaptation, untuned", None,
                   untuned=True, changes=RELEASED_CHANGES),
@@ -293,5 +339,5 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
     return method.adapt(method.prepare(family, protocol, config), family, thetas, protocol)
 
 
-__all__ = ["ABLATIONS", "ADAPT_ONLY", "META_VALIDATED", "METHODS", "PAPER_METHODS", "RELEASED_CHANGES", "UNTUNED_LR", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "ClosedForm", "META_VALIDATED", "METHODS", "PAPER_METHODS", "RELEASED_CHANGES", "UNTUNED_LR", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
            "Transfer", "Zero", "ZeroNetwork", "get_method", "run", "tuned_protocol"]

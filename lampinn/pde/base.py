@@ -10,9 +10,13 @@ Conventions used by every family:
 * Points are ``(..., N, d)`` tensors; the leading dimensions may stack several tasks, in which
   case ``theta`` is ``(..., P)`` with the same leading dimensions. Loss terms are computed by
   broadcasting, so one task and a stack of tasks share the same code.
-* ``loss_terms`` returns *unweighted* mean-squared terms by name, one value per stacked task;
-  ``loss_weights`` says how they are combined, and :func:`lampinn.loss.weighted_total` sums
-  the weighted terms over tasks (so each task's parameters get exactly their own gradient).
+* ``residuals`` returns each loss term's residuals per point, by name: one tensor ``(..., N)``, or a
+  tuple of them where a term sums several (elasticity's two equilibrium equations). ``loss_terms``
+  (derived from them unless a family defines its own) returns the *unweighted* terms, each the sum
+  of its pieces' mean squares, one value per stacked task; ``loss_weights`` says how they are
+  combined, and :func:`lampinn.loss.weighted_total` sums the weighted terms over tasks (so each
+  task's parameters get exactly their own gradient). The residuals are what the closed-form solve
+  of chapter 13 (:mod:`lampinn.solve`) stacks into one least-squares problem.
 """
 from __future__ import annotations
 
@@ -211,9 +215,23 @@ class Family(ABC):
         dev = default_device(device)
         return {k: torch.as_tensor(v, dtype=torch.float32, device=dev) for k, v in self.sample(n_interior, n_boundary, seed).items()}
 
-    @abstractmethod
-    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Unweighted mean-squared PINN loss terms of ``model`` for task(s) ``theta``, by name."""
+    def residuals(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, tuple[torch.Tensor, ...]]:
+        """Each loss term's residuals per point, by name: a tensor ``(..., N)`` or a tuple of them (see the module
+        docstring). A family defines this (or, as a minimum, :meth:`loss_terms`); the closed-form solve needs it."""
+        raise NotImplementedError(f"{self.name}: the family defines no residuals; define residuals(model, points, theta) "
+                                  "returning each loss term's residual per point, by name")
+
+    def has_residuals(self) -> bool:
+        """Whether the family exposes its residuals per point (what :mod:`lampinn.solve` needs)."""
+        return type(self).residuals is not Family.residuals
+
+    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        """Unweighted PINN loss terms of ``model`` for task(s) ``theta``, by name: each the sum of the mean squares
+        of its :meth:`residuals`."""
+        if not self.has_residuals():
+            raise NotImplementedError(f"{self.name}: the family defines neither loss_terms nor residuals; define "
+                                      "residuals(model, points, theta) returning each loss term's residual per point")
+        return {name: sum(mse(r) for r in pieces(value)) for name, value in self.residuals(model, points, theta).items()}
 
     def theta_tensor(self, theta: Sequence[float] | np.ndarray | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``theta`` as a tensor with the dtype and device of ``like``.
@@ -266,6 +284,11 @@ class Family(ABC):
         return f"<{type(self).__name__} {self.name!r}: {box}>"
 
 
+def pieces(value: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """A term's residuals as a tuple of per-point tensors (one tensor is a tuple of one)."""
+    return (value,) if isinstance(value, torch.Tensor) else tuple(value)
+
+
 def _checked_loss_terms(loss_terms: Callable) -> Callable:
     """``loss_terms`` that raises a ``ValueError`` naming the term when a term is not one value per stacked task
     (shape ``()`` for one task, ``(T,)`` for ``T``): a term left unaveraged over the points would otherwise be
@@ -287,6 +310,9 @@ def _checked_loss_terms(loss_terms: Callable) -> Callable:
 
     checked._checked = True
     return checked
+
+
+Family.loss_terms = _checked_loss_terms(Family.loss_terms)
 
 
 @functools.lru_cache(maxsize=256)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..autodiff import derivatives
-from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, tensor_grid
 
 
 def initial_condition(x: Array, A: Param, w: Param) -> Array:
@@ -103,8 +103,8 @@ class Burgers(Family):
             "initial": np.hstack([x0, np.zeros_like(x0)]),
         }
 
-    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
-        """Residual u_t + u u_x - nu u_xx, boundary u(+-1, t), initial u(x, 0) - u0(x); each a mean square."""
+    def residuals(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        """Residual u_t + u u_x - nu u_xx, boundary u(+-1, t), initial u(x, 0) - u0(x), per point."""
         x = points["interior"]
         th = self.theta_tensor(theta, x)
         nu, A, w = (as_param(th, i) for i in range(3))
@@ -113,9 +113,9 @@ class Burgers(Family):
         residual = jet.d(1)[..., 0] + u * jet.d(0)[..., 0] - nu * jet.d(0, 0)[..., 0]
         xb, x0 = points["boundary"], points["initial"]
         return {
-            "residual": mse(residual),
-            "boundary": mse(model(xb)[..., 0]),
-            "initial": mse(model(x0)[..., 0] - initial_condition(x0[..., 0], A, w)),
+            "residual": residual,
+            "boundary": model(xb)[..., 0],
+            "initial": model(x0)[..., 0] - initial_condition(x0[..., 0], A, w),
         }
 
     def grid(self) -> Solution:

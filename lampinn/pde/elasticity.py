@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..autodiff import Jet, derivatives
-from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, tensor_grid
 
 POISSON = 0.3
 SIZE = 10.0
@@ -130,8 +130,9 @@ class Elasticity(Family):
             "right": np.hstack([full, s]),
         }
 
-    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
-        """Equilibrium residual; u = 0 / v = 0 on the rollers; shear-free rollers; free top; loaded right edge."""
+    def residuals(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, tuple[torch.Tensor, ...]]:
+        """Equilibrium residuals; u = 0 / v = 0 on the rollers; shear-free rollers; free top; loaded right edge
+        (each term's pieces per point)."""
         x = points["interior"]
         th = self.theta_tensor(theta, x)
         E, f, k = (as_param(th, i) for i in range(3))
@@ -145,11 +146,11 @@ class Elasticity(Family):
         u, v, sxx_e, syy_e, sxy_e = (dict(zip(EDGES, q.split(sizes, dim=-1)))
                                      for q in (*edge_jet.value.unbind(-1), *stresses(edge_jet, E)))
         return {
-            "residual": mse(div_x) + mse(div_y),
-            "dirichlet": mse(u["left"]) + mse(v["bottom"]),
-            "rollers": mse(sxy_e["left"]) + mse(sxy_e["bottom"]),
-            "top": mse(syy_e["top"]) + mse(sxy_e["top"]),
-            "right": mse(sxx_e["right"] - traction(points["right"][..., 1], f, k)) + mse(sxy_e["right"]),
+            "residual": (div_x, div_y),
+            "dirichlet": (u["left"], v["bottom"]),
+            "rollers": (sxy_e["left"], sxy_e["bottom"]),
+            "top": (syy_e["top"], sxy_e["top"]),
+            "right": (sxx_e["right"] - traction(points["right"][..., 1], f, k), sxy_e["right"]),
         }
 
     def grid(self) -> Solution:

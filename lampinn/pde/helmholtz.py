@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..autodiff import derivatives
-from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, mse, tensor_grid
+from .base import Array, Family, Model, Param, Solution, as_param, latin_hypercube, tensor_grid
 
 
 def exact(x: Array, y: Array, a1: Param, a2: Param) -> Array:
@@ -70,8 +70,8 @@ class Helmholtz(Family):
         """Interior points (Latin hypercube) and ``n_boundary`` points over the four edges."""
         return {"interior": latin_hypercube(self.domain, n_interior, seed), "boundary": edge_points(self.domain, n_boundary, seed + 1)}
 
-    def loss_terms(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
-        """Residual u_xx + u_yy + k^2 u - q and boundary u - g, each a mean square."""
+    def residuals(self, model: Model, points: Mapping[str, torch.Tensor], theta) -> dict[str, torch.Tensor]:
+        """Residual u_xx + u_yy + k^2 u - q at the interior points and boundary u - g on the edges."""
         x = points["interior"]
         th = self.theta_tensor(theta, x)
         a1, a2, k = (as_param(th, i) for i in range(3))
@@ -79,7 +79,7 @@ class Helmholtz(Family):
         u = jet.value[..., 0]
         residual = jet.laplacian[..., 0] + k**2 * u - source(x[..., 0], x[..., 1], a1, a2, k)
         xb = points["boundary"]
-        return {"residual": mse(residual), "boundary": mse(model(xb)[..., 0] - exact(xb[..., 0], xb[..., 1], a1, a2))}
+        return {"residual": residual, "boundary": model(xb)[..., 0] - exact(xb[..., 0], xb[..., 1], a1, a2)}
 
     def grid(self) -> Solution:
         """101 x 101 points."""

@@ -601,6 +601,8 @@ class Run:
                 if solved:  # a closed-form method: what its solves measured (means over seeds and tasks; condition: max)
                     target[method]["solve"] = {k: float(np.max([r[k] for r in solved]) if k == "condition" else
                                                         np.mean([r[k] for r in solved])) for k in SOLVE_KEYS}
+                    if all("cpu_seconds" in r for r in solved):  # the online cost: CPU seconds of one task's job
+                        target[method]["solve"]["cpu_seconds_per_task"] = float(np.mean([r["cpu_seconds"] for r in solved]))
                 if all("curve" in r for seed_rows in rows for r in seed_rows):  # evaluated every eval_every iterations
                     target[method].update(_trajectories(rows))
         if self.tuning:

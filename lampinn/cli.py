@@ -3,6 +3,7 @@
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--redo METHOD ...] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn basis-curve FAMILY --out DIR [--mode full] [--seed N]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
     lampinn meta-validation-tuned RESULT.json --out FILE.jsonl --candidates ... [--seeds N] [--device ...] [--workers N | --scheduler ADDRESS]
@@ -83,6 +84,18 @@ def _diversity(args: argparse.Namespace) -> None:
                  scheduler=args.scheduler, redo=tuple(args.redo))
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png ({len(result['steps'])} runs, "
           f"{result['provenance']['seconds'] / 60:.0f} min)")
+
+
+def _basis_curve(args: argparse.Namespace) -> None:
+    from .files import dumps
+    from .solve import plot_curve, size_curve
+
+    os.makedirs(args.out, exist_ok=True)
+    curve = size_curve(get_family(args.family), args.mode, args.seed)
+    base = os.path.join(args.out, f"{args.family}-curve")
+    atomic_write(base + ".json", dumps(curve, indent=1))
+    plot_curve(curve, base + ".png")
+    print(f"wrote {base}.json/.png in {curve['provenance']['seconds']:.0f} s")
 
 
 def _headline(args: argparse.Namespace) -> None:
@@ -189,6 +202,14 @@ def parser() -> argparse.ArgumentParser:
     div.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     _executor_options(div)
     div.set_defaults(run=_diversity)
+
+    curve = sub.add_parser("basis-curve", help="chapter 13's curves: error against the number of basis functions, "
+                                                "random and learned bases, on the unseen tasks")
+    curve.add_argument("family", choices=sorted(FAMILIES))
+    curve.add_argument("--out", required=True, help="folder for FAMILY-curve.json and .png")
+    curve.add_argument("--mode", default="full", choices=list(MODES), help="the sizes (default: %(default)s)")
+    curve.add_argument("--seed", type=int, default=0, help="the random features' seed (default: %(default)s)")
+    curve.set_defaults(run=_basis_curve)
 
     from .health import CANDIDATES
 

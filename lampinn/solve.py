@@ -326,7 +326,8 @@ class Solved:
     ``loss`` is the family's weighted PINN loss at the solution (the squared norm of the stacked residuals),
     ``loss0`` the loss of the zero head, ``terms`` each weighted term at the solution; ``rank`` and ``condition``
     are those of the column-scaled Jacobian at the last step (condition: largest over smallest kept singular
-    value); ``converged`` says whether Gauss-Newton met its tolerance within ``max_iter`` steps."""
+    value); ``converged`` says whether Gauss-Newton met its tolerance within ``max_iter`` steps; ``seconds`` and
+    ``cpu_seconds`` are its wall-clock and CPU time."""
 
     model: Head
     coef: torch.Tensor
@@ -339,6 +340,7 @@ class Solved:
     size: int
     condition: float
     seconds: float
+    cpu_seconds: float
     losses: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -371,7 +373,7 @@ def solve(family: Family, basis: Features, theta: Sequence[float] | np.ndarray, 
     ``tol`` times it (a linear family: after one step), or after ``max_iter`` steps: then ``strict`` raises
     :class:`SolveFailed`, otherwise the result says ``converged=False``.
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if not family.has_residuals():
         raise ValueError(f"{family.name}: the family defines no residuals, so it cannot be solved for a head; define "
                          "residuals(model, points, theta) returning each loss term's residual per point")
@@ -435,7 +437,74 @@ def solve(family: Family, basis: Features, theta: Sequence[float] | np.ndarray, 
         r_final, slices = stacked_residuals(family, Head(basis, coef), pts, th)
     terms = {name: float(r_final[sl] @ r_final[sl]) for name, sl in slices.items()}
     return Solved(Head(basis, coef), coef, loss, loss0, terms, iterations, converged, rank, coef.numel(), condition,
-                  time.perf_counter() - start, losses)
+                  time.perf_counter() - start, time.process_time() - cpu, losses)
+
+
+#: The numbers of random features of the error-against-size curves, per mode.
+CURVE_SIZES = {"ci": (20, 40, 80), "default": (50, 100, 200, 400), "full": (25, 50, 100, 200, 400, 800),
+               "paper": (25, 50, 100, 200, 400, 800)}
+
+
+def size_curve(family: Family, mode: str, seed: int = 0, progress: bool = True) -> dict:
+    """Error against the number of basis functions on the unseen tasks, for random and learned bases (chapter 13).
+
+    The bandwidth is chosen on training tasks at the mode's size (:func:`choose_bandwidth`), then kept for every
+    size of :data:`CURVE_SIZES`. The learned basis is made from the 27 training tasks solved in the largest random
+    basis, and truncated to its first ``r`` functions (its singular vectors in order). Each row: the size, the mean
+    and largest MSE over the unseen tasks, the mean loss at the solution and the mean wall-clock and CPU seconds of a
+    solve."""
+    from .settings import sizes as mode_sizes
+    from .provenance import Stopwatch, provenance
+
+    clock = Stopwatch()
+    n = mode_sizes(family.name, mode)
+    config = SolveConfig.for_mode(mode)
+    pts = collocation(family, n["n_interior"], n["n_boundary"], seed)
+    bandwidth, scores = choose_bandwidth(family, config, pts, seed)
+    tasks = family.unseen_tasks()
+
+    def row(basis: Features) -> dict:
+        out = [solve(family, basis, t, points=pts, strict=False, max_iter=config.max_iter) for t in tasks]
+        mse = [evaluate(s.model, family, t)["mse"] for s, t in zip(out, tasks)]
+        result = {"size": basis.size, "mean_mse": float(np.mean(mse)), "max_mse": float(np.max(mse)),
+                  "residual": float(np.mean([s.loss for s in out])), "seconds": float(np.mean([s.seconds for s in out])),
+                  "cpu_seconds": float(np.mean([s.cpu_seconds for s in out]))}
+        if progress:
+            print(f"{family.name}: {basis.size} functions, mean MSE {result['mean_mse']:.3g}", flush=True)
+        return result
+
+    random_rows = [row(random_features(family, size, bandwidth, seed)) for size in CURVE_SIZES[mode]]
+    big = random_features(family, CURVE_SIZES[mode][-1], bandwidth, seed)
+    learned, info = learned_basis(family, big, family.train_tasks(), points=pts, seed=seed, max_iter=config.max_iter,
+                                  rank_cut=1e-12)
+    ranks = sorted({r for r in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64) if r <= learned.size} | {learned.size})
+    learned_rows = [row(Features(list(learned.blocks), learned.shift, learned.scale, learned.project[:, :r]))
+                    for r in ranks]
+    return {"family": family.name, "mode": mode, "seed": seed, "bandwidth": bandwidth, "bandwidth_scores": scores,
+            "points": {"n_interior": n["n_interior"], "n_boundary": n["n_boundary"]}, "random": random_rows,
+            "learned": learned_rows, "singular_values": info["singular_values"],
+            "training_losses": info["training_losses"],
+            "provenance": provenance(mode, 1, clock.seconds(), "cpu", clock.cpu_seconds())}
+
+
+def plot_curve(curve: dict, path) -> None:
+    """The curve of :func:`size_curve` as a figure: mean MSE over the unseen tasks against the number of functions."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for key, label, marker in (("random", "random tanh features", "o"), ("learned", "learned from the training tasks", "s")):
+        rows = curve[key]
+        ax.loglog([r["size"] for r in rows], [r["mean_mse"] for r in rows], marker=marker, label=label)
+    ax.set_xlabel("basis functions")
+    ax.set_ylabel("mean MSE, 10 unseen tasks")
+    ax.set_title(f"{curve['family']}: error against basis size ({curve['mode']} mode)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _check_finite(family: Family, value: torch.Tensor, theta: np.ndarray, what: str) -> None:
@@ -453,5 +522,5 @@ def solve_and_evaluate(family: Family, basis: Features, theta, **kw) -> dict:
 
 
 __all__ = ["BANDWIDTHS", "FEATURES", "Features", "Head", "RCOND", "SolveConfig", "SolveFailed", "Solved", "TOL",
-           "choose_bandwidth", "linearise", "make_basis", "collocation", "learned_basis", "modular_features",
+           "CURVE_SIZES", "choose_bandwidth", "linearise", "make_basis", "plot_curve", "size_curve", "collocation", "learned_basis", "modular_features",
            "network_features", "random_features", "solve", "solve_and_evaluate", "stacked_residuals"]

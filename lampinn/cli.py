@@ -2,7 +2,7 @@
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
     lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
-    lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--redo METHOD ...] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--designs 27 8] [--redo METHOD ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn basis-curve FAMILY --out DIR [--mode full] [--seed N]
     lampinn headline [--results DIR] [--update FILE ...]
     lampinn meta-validation FAMILY --mode {ci,default,full} --out FILE.jsonl [--candidates ...] [--models DIR] [--n-interior N] [--workers N | --scheduler ADDRESS]
@@ -81,7 +81,7 @@ def _diversity(args: argparse.Namespace) -> None:
     from .diversity import run
 
     result = run(args.family, args.out, args.mode, tuple(args.widths), args.seeds, args.workers or cores(), args.device,
-                 scheduler=args.scheduler, redo=tuple(args.redo))
+                 scheduler=args.scheduler, redo=tuple(args.redo), designs=tuple(args.designs))
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png ({len(result['steps'])} runs, "
           f"{result['provenance']['seconds'] / 60:.0f} min)")
 
@@ -196,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
     div.add_argument("--widths", nargs="+", type=float, default=list(WIDTHS), metavar="W",
                      help="box widths, 1 the committed box (default: %(default)s)")
     div.add_argument("--seeds", type=_positive, default=2)
+    div.add_argument("--designs", nargs="+", type=int, choices=[27, 8], default=[27, 8], metavar="TASKS",
+                     help="the training designs to run, by their number of tasks (default: both)")
     div.add_argument("--redo", nargs="+", default=[], choices=list(METHODS), metavar="METHOD",
                      help="methods to run again at each step whose resume file is gone (the rest is read from its "
                           "result)")

@@ -239,13 +239,15 @@ def _committed(family: Family, mode: str, sizes: dict) -> dict | None:
 
 def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths: tuple[float, ...] = WIDTHS,
         seeds: int = 2, workers: int = 1, device: str | None = None, progress: bool = True,
-        scheduler: str | None = None, meta: tuple[str, dict] | None = None, redo: tuple[str, ...] = ()) -> dict:
+        scheduler: str | None = None, meta: tuple[str, dict] | None = None, redo: tuple[str, ...] = (),
+        designs: tuple[int, ...] = (27, 8)) -> dict:
     """Run (or resume) every step of ``family``'s map in ``out`` at the sizes of ``mode`` (the map's: ``full``), on
     the unseen tasks only, and write ``OUT/FAMILY.json``, ``.md`` and ``.png`` from every width whose steps are in
     ``out`` (the map's :data:`WIDTHS`, or ``widths`` if others). ``meta``: LAM-PINN's meta-training, a name and its
     LAMPINNConfig changes (default: :func:`meta_training`'s, which needs the family's tuned meta-validation record;
     give your own family's here). ``redo``: methods to run again at every step whose resume file is gone (see the
-    module docstring); a step keeps the seeds it has beyond ``seeds``."""
+    module docstring); a step keeps the seeds it has beyond ``seeds``. ``designs``: the training designs to run, by
+    their number of tasks (the map: both; an 8-task run needs its box's 27-task one)."""
     from .benchmark import benchmark
 
     fam = family if isinstance(family, Family) else get_family(family)
@@ -255,15 +257,18 @@ def run(family: str | Family, out: str | os.PathLike, mode: str = "full", widths
     unknown = [m for m in redo if m not in METHODS]
     if unknown:
         raise ValueError(f"redo {unknown[0]!r} is not a method of the map; expected some of {', '.join(METHODS)}")
+    if not designs or not set(designs) <= {27, 8}:
+        raise ValueError(f"designs {designs!r} is not a choice of the map's; expected some of 27 and 8")
     boxes = [(widened(fam, width, 3), widened(fam, width, 2)) for width in widths]  # a bad width fails before any run
     bench = _committed(fam, mode, sizes) if 1.0 in widths else None
     for width, (full, corners) in zip(widths, boxes):
-        box = _step(out, full, seeds, redo, mode, bench if width == 1 else None)
-        if box is None:
+        if 27 not in designs:  # the box's 27-task run must be there: the 8-task one starts from it
+            box = read_json(out / f"{full.name}.json")
+        elif (box := _step(out, full, seeds, redo, mode, bench if width == 1 else None)) is None:
             n = max([seeds, *_seeds(out, full)])
             box = benchmark(full, mode, out, n, list(METHODS), device, progress, n, workers, scheduler, sizes, meta[1])
         _seed_design_run(out, box, corners, mode)
-        if _step(out, corners, seeds, redo, mode) is None:
+        if 8 in designs and _step(out, corners, seeds, redo, mode) is None:
             n = max([seeds, *_seeds(out, corners)])
             benchmark(corners, mode, out, n, list(DESIGN_METHODS), device, progress, n, workers, scheduler, sizes,
                       meta[1])

@@ -763,14 +763,17 @@ def check_partial(done, path: str | os.PathLike, family: str, mode: str) -> dict
 def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: int = 1, methods: list[str] | None = None,
               device: str | None = None, progress: bool = True, ablation_seeds: int = ABLATION_SEEDS,
               workers: int = 1, scheduler: str | None = None, sizes: dict | None = None,
-              meta: dict | None = None) -> dict:
+              meta: dict | None = None, tuning_from: str | os.PathLike | None = None) -> dict:
     """Run (or resume) the benchmark of ``family`` (a name, or a :class:`~lampinn.pde.base.Family` of your own)
     and write ``OUT/FAMILY.json``, ``.md`` and ``.png``; returns the result. The ablations run
     ``min(seeds, ablation_seeds)`` seeds. The jobs run in this process (``workers=1``), in ``workers`` processes,
     or on the Dask cluster at ``scheduler`` (:func:`lampinn.executor.executor`); the numbers are the same. A family
     of your own needs ``workers=1`` unless the workers can import its class (define it in a module, not a
     notebook). ``sizes`` replaces the mode's sizes (:func:`lampinn.settings.sizes`) and ``meta`` the
-    meta-training of :data:`lampinn.methods.META_VALIDATED` (LAMPINNConfig fields), as the diversity map's runs do."""
+    meta-training of :data:`lampinn.methods.META_VALIDATED` (LAMPINNConfig fields), as the diversity map's runs do.
+    ``tuning_from`` (a result file of the same family and mode) gives the run that result's tuned rates and weights
+    instead of tuning them again, so methods added later adapt from the same networks (chapter 13's closed-form
+    methods read transfer's and LAM-PINN's); the result's tuning names the file (``from``)."""
     methods = list(methods or (PAPER_METHODS if mode == "paper" else DEFAULT_METHODS))
     for m in methods:
         get_method(m)  # an unknown name fails here, before anything runs
@@ -787,6 +790,14 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
         run = Run(fam, mode, out, seeds, device, ablation_seeds, sizes=sizes, meta=meta)
+        if tuning_from is not None:
+            source = read_json(tuning_from)
+            if (source.get("family"), source.get("mode")) != (fam.name, mode) or "tuning" not in source:
+                raise ValueError(f"--tuning-from {str(tuning_from)!r} is not a tuned {mode} result of {fam.name}")
+            tuning = run.done.setdefault("_tuning", {})
+            for key, value in source["tuning"].items():
+                tuning.setdefault(key, value)
+            tuning["from"] = str(tuning_from)
         with executor(workers, scheduler) as (pool, slots, description):
             result = run.run(methods, progress, pool, slots, description)
         atomic_write(out / f"{fam.name}.json", dumps(result, indent=1))

@@ -1,7 +1,7 @@
 """The ``lampinn`` command line.
 
     lampinn reference FAMILY --theta v1,v2,v3 --out FILE.npz [--force]
-    lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--device ...] [--workers N | --scheduler ADDRESS]
+    lampinn benchmark FAMILY --mode {ci,default,full,paper} --out DIR [--seeds N] [--ablation-seeds N] [--methods ...] [--tuning-from RESULT.json] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn diversity FAMILY --out DIR [--mode full] [--widths W ...] [--seeds N] [--designs 27 8] [--redo METHOD ...] [--device ...] [--workers N | --scheduler ADDRESS]
     lampinn basis-curve FAMILY --out DIR [--mode full] [--seed N]
     lampinn headline [--results DIR] [--update FILE ...]
@@ -73,7 +73,8 @@ def _benchmark(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise ValueError(f"--{err}") from None
     result = benchmark(args.family, args.mode, args.out, args.seeds, args.methods, args.device,
-                       ablation_seeds=args.ablation_seeds, workers=args.workers or cores(), scheduler=args.scheduler)
+                       ablation_seeds=args.ablation_seeds, workers=args.workers or cores(), scheduler=args.scheduler,
+                       tuning_from=args.tuning_from)
     print(f"wrote {os.path.join(args.out, args.family)}.json/.md/.png in {result['provenance']['seconds']:.0f} s")
 
 
@@ -183,6 +184,8 @@ def parser() -> argparse.ArgumentParser:
                        help=f"some of: {', '.join(METHODS)} (default: all but transfer_joint, fomaml and the "
                        "paper protocol's; with --mode paper, the paper protocol's: lampinn.methods.PAPER_METHODS)")
     bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    bench.add_argument("--tuning-from", default=None, metavar="RESULT.json",
+                       help="take the tuned rates and weights of this result (same family and mode) instead of tuning")
     _executor_options(bench)
     bench.set_defaults(run=_benchmark)
 

@@ -373,7 +373,8 @@ def table(result: dict) -> str:
 
 def plot(result: dict, path: str | os.PathLike | None = None):
     """Ratio (a) and ratio (b) against the box width (log scale): each seed a dot, the geometric mean a line, the
-    27-task and 8-task designs side by side, LAM-PINN without meta-training dashed (its seeds hollow), ratio 1 marked,
+    27-task and 8-task designs side by side, LAM-PINN without meta-training dashed (its seeds hollow; only where it is
+    tuned on its own network), ratio 1 marked,
     and each width's calibration (training tasks scratch at B solves, of 10) along the top. Saved to ``path`` if
     given."""
     import matplotlib.pyplot as plt
@@ -384,6 +385,11 @@ def plot(result: dict, path: str | os.PathLike | None = None):
         for tasks, colour in ((27, "C0"), (8, "C1")):
             for lam, style in (("lampinn", "-"), ("ablation_no_meta", "--")):
                 w, r = series(result, tasks, lam, ratio)
+                if lam != "lampinn":  # only where the no-meta arm is tuned on its own network
+                    tuned = [s.get("no_meta_setting", "no_meta") == "no_meta" for s in result["steps"] if s["tasks"] == tasks]
+                    w, r = w[tuned], [row for row, ok in zip(r, tuned) if ok]
+                    if not r:
+                        continue
                 label = f"{tasks} tasks" + (", no meta-training" if lam != "lampinn" else "")
                 ax.plot(w, [gmean(row) for row in r], style, color=colour, label=label,
                         alpha=1 if lam == "lampinn" else 0.6)

@@ -192,7 +192,7 @@ class Run:
         return self.family.scaled(self.tuning.get("weight", {}).get(setting, 1.0))
 
     def setting(self, name: str) -> str | None:
-        """The tuned setting method ``name`` adapts with: its own (:attr:`lampinn.methods.Method.setting`), but for
+        """The tuned setting method ``name`` adapts with: its own (the method's ``setting``), but for
         ``ablation_no_meta`` in a run whose LAM-PINN meta-trains with the run's own settings, ``no_meta``: its own
         network's (see the module docstring), made with none of those settings (:meth:`config`). Where LAM-PINN does not meta-train the two are the same network and
         share LAM-PINN's setting."""

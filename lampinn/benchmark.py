@@ -194,8 +194,8 @@ class Run:
     def setting(self, name: str) -> str | None:
         """The tuned setting method ``name`` adapts with: its own (the method's ``setting``), but for
         ``ablation_no_meta`` in a run whose LAM-PINN meta-trains with the run's own settings, ``no_meta``: its own
-        network's (see the module docstring), made with none of those settings (:meth:`config`). Where LAM-PINN does not meta-train the two are the same network and
-        share LAM-PINN's setting."""
+        network's (see the module docstring), made with none of those settings (:meth:`config`). Where LAM-PINN does
+        not meta-train the two are the same network and share LAM-PINN's setting."""
         if name == "ablation_no_meta" and self.meta is not None:
             lam = self.config(get_method("lampinn"), 0)
             if lam.stage1_iters or lam.stage2_iters:

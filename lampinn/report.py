@@ -384,7 +384,43 @@ def measured(result: dict) -> dict:
 
 
 #: The generated blocks of :func:`update_blocks`, by name.
-BLOCKS = {"headline": headline, "provenance": provenance_table, "step": step_table, "executor": executor_table}
+#: The closed-form methods of chapter 13, in table order, and the methods that adapt by B/10 Adam steps they face.
+SOLVE_METHODS = ("solve_random", "solve_learned", "solve_transfer", "solve_lampinn")
+ADAM_METHODS = ("transfer", "lampinn", "maml", "reptile", "scratch_adapt")
+
+
+def solve_table(folder: str | os.PathLike | None = None) -> str:
+    """Chapter 13's rows for the README: per family, the best method that adapts by B/10 Adam steps (from
+    ``FAMILY.json``) beside each closed-form method (from ``solve/FAMILY.json``): mean MSE over the 10 unseen tasks
+    and the cost per task (wall-clock seconds of an adaptation; CPU seconds of a solve), and the offline cost."""
+    folder = results_dir(folder)
+    lines = ["| family | method | mean MSE | per task (s) | offline (s) |", "|---" * 5 + "|"]
+    missing = []
+    for r in committed(folder):
+        path = Path(folder) / "solve" / f"{r['family']}.json"
+        if not path.exists():
+            missing.append(r["family"])
+            continue
+        solved, seeds = read_json(path), r["provenance"]["seeds"]
+        best = min((m for m in ADAM_METHODS if r["methods"][m]["mean_mse"] is not None),
+                   key=lambda m: r["methods"][m]["mean_mse"])
+        n = len(r["methods"][best]["per_task_mse"])
+        lines.append(f"| {r['family']} | {best} (best of B/10 Adam) | {_mse(r['methods'][best], seeds, '.2g')} | "
+                     f"{r['methods'][best]['seconds']['adapt'] / n:.2g} wall | {r['methods'][best]['seconds']['meta']:.0f} |")
+        for m in SOLVE_METHODS:
+            if m in solved["methods"]:
+                row = solved["methods"][m]
+                cpu = row.get("solve", {}).get("cpu_seconds_per_task")
+                lines.append(f"| | {m} | {_mse(row, solved['provenance']['seeds'], '.2g')} | "
+                             f"{'-' if cpu is None else f'{cpu:.2g} CPU'} | {row['seconds']['meta']:.0f} |")
+    lines.append("\nMean MSE over the 10 unseen tasks (± one standard deviation over seeds); per task: the wall-clock "
+                 "seconds of one B/10 adaptation, or the CPU seconds of one solve job; offline: the seconds to make what a "
+                 "method adapts from (pretraining, meta-training, a basis). Generated from `results/` and `results/solve/` "
+                 "by `lampinn headline`." + "".join(f" No closed-form result for {f} yet." for f in missing))
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS = {"headline": headline, "solve": solve_table, "provenance": provenance_table, "step": step_table, "executor": executor_table}
 
 
 def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> bool:
@@ -404,5 +440,5 @@ def update_blocks(path: str | os.PathLike, folder: str | os.PathLike | None = No
     return new != text
 
 
-__all__ = ["BASELINES", "BLOCKS", "EXECUTOR_RUNS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "walk", "walk_table", "WALK_ROWS", "plot",
+__all__ = ["ADAM_METHODS", "BASELINES", "BLOCKS", "SOLVE_METHODS", "solve_table", "EXECUTOR_RUNS", "MAIN_METHODS", "PAPER_BASELINES", "ratios", "SETTING_LABELS", "headline", "markdown_table", "meta_validation_table", "walk", "walk_table", "WALK_ROWS", "plot",
            "plot_bars", "provenance_lines", "provenance_table", "executor_table", "measured", "step_table", "tuning_table", "tuned_validation_table", "update_blocks", "wins"]

@@ -586,6 +586,9 @@ class Run:
             n = self.n_tasks[split]
             for method in methods:
                 seeds = range(self.method_seeds(method))
+                # a closed-form basis read from another method's network costs that network's making
+                closed = isinstance(get_method(method), ClosedForm) and get_method(method).network_source
+                offline = self.source(method) if closed else method
                 rows = [[self.done[f"{method}/{s}/{split}/{i}"] for i in range(n)] for s in seeds]
                 mse = np.array([[r.get("mse", np.nan) for r in seed_rows] for seed_rows in rows])  # NaN: diverged
                 rel = np.array([[r.get("rel_l2", np.nan) for r in seed_rows] for seed_rows in rows])
@@ -594,7 +597,7 @@ class Run:
                     "per_seed_mse": [_nulls(row) for row in mse],
                     "mean_mse": _null(mse.mean()), "std_over_seeds": _null(mse.mean(axis=1).std()),
                     "diverged": int(np.isnan(mse.mean(axis=0)).sum()), "seeds": len(seeds),
-                    "seconds": {"meta": float(np.mean([self.done.get(f"{method}/{s}/meta_seconds", 0.0) for s in seeds])),
+                    "seconds": {"meta": float(np.mean([self.done.get(f"{offline}/{s}/meta_seconds", 0.0) for s in seeds])),
                                 "adapt": float(np.sum([[r["seconds"] for r in seed_rows] for seed_rows in rows]) / len(seeds))},
                 }
                 solved = [r for seed_rows in rows for r in seed_rows if "residual" in r]

@@ -80,7 +80,7 @@ from .core import LAMPINN
 from .executor import Inline, WorkerDied, executor, run_jobs
 from .files import atomic_write, dumps, fail, lock, mapping, number, read_json, remove_orphans
 from .solve import Features, SolveConfig
-from .methods import (ABLATIONS, ClosedForm, METHODS, PAPER_METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method,
+from .methods import (ABLATIONS, Anchor, ClosedForm, METHODS, PAPER_METHODS, LAMPINNMethod, MetaLearned, Method, Prepared, get_method,
                       tuned_protocol)
 from .nn import MLP, check_device, default_device, load_state, save_state
 from .pde import Family, get_family
@@ -335,10 +335,10 @@ class Run:
         LAM-PINN's if any is, and ``no_meta`` where ``ablation_no_meta`` has its own (:meth:`setting`); none for a run of
         untuned methods only."""
         tuned = [m for m in methods if not get_method(m).untuned]
-        closed = [m for m in tuned if isinstance(get_method(m), ClosedForm)]  # they tune nothing; some read a network
+        closed = [m for m in tuned if isinstance(get_method(m), (ClosedForm, Anchor))]  # they tune nothing; some read a network
         tuned = [m for m in tuned if m not in closed]
         if not tuned:
-            return ["scratch_full"] if any(get_method(m).network_source for m in closed) else []
+            return ["scratch_full"] if any(getattr(get_method(m), "network_source", None) for m in closed) else []
         lam = [isinstance(get_method(m), LAMPINNMethod) for m in tuned]
         own = ("no_meta",) if "ablation_no_meta" in tuned and self.setting("ablation_no_meta") == "no_meta" else ()
         return ["scratch_full", *(("scratch_adapt", "finetune") if not all(lam) else ()), *(("lampinn",) if any(lam) else ()),

@@ -25,6 +25,7 @@ name                       what                                                 
                            nothing: its MSE is the mean square of the reference)
 ``solve_*``                a least-squares head on a frozen basis: random, learned from     13
                            the training tasks, transfer's network, LAM-PINN's modules
+``fastlsq``                an outside package's one-shot solve (:mod:`lampinn.anchor`)      13
 =========================  ==============================================================  ========
 """
 from __future__ import annotations
@@ -262,6 +263,26 @@ class ClosedForm(Method):
                       {"meta_iterations": 0, "adapt_iterations": sum(s.iterations for s in solved)})
 
 
+@dataclass(frozen=True)
+class Anchor(Method):
+    """An outside package, the one a user would pick instead (:mod:`lampinn.anchor`: fastlsq, an optional extra):
+    each task solved in its own random Fourier features on the protocol's collocation points, at the bandwidth
+    chosen on training tasks. Nothing is prepared; ``seconds`` holds the solves' wall-clock and CPU time."""
+
+    prepares: ClassVar[bool] = False
+
+    def adapt(self, prepared: Prepared, family: Family, thetas: np.ndarray, protocol: Protocol) -> Result:
+        from . import anchor
+
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        points = family.sample(protocol.n_interior, protocol.n_boundary, protocol.seed)
+        models = [anchor.fit(family, t, seed=protocol.seed, points=points) for t in thetas]
+        return Result(self.name, thetas, models, History(), [evaluate(m, family, t) for m, t in zip(models, thetas)],
+                      {"meta_seconds": 0.0, "adapt_seconds": sum(m.seconds for m in models),
+                       "adapt_cpu_seconds": sum(m.cpu_seconds for m in models)},
+                      {"meta_iterations": 0, "adapt_iterations": sum(m.newton for m in models)})
+
+
 #: Every method by name, in the order of the book.
 METHODS: dict[str, Method] = {m.name: m for m in (
     Scratch("scratch_full", "a fresh network per task, B iterations", "scratch_full", full=True),
@@ -280,6 +301,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     ClosedForm("solve_learned", "the training tasks' solutions as a basis, head solved", None, basis="learned"),
     ClosedForm("solve_transfer", "transfer's source network's last hidden layer, head solved", None, basis="transfer"),
     ClosedForm("solve_lampinn", "LAM-PINN's modules side by side, head solved", None, basis="lampinn"),
+    Anchor("fastlsq", "fastlsq (outside package): one-shot least squares in its own features", None),
     # The paper's protocol (chapter 11): the methods as a paper would run them, untuned
     LAMPINNMethod("lampinn_released", "LAM-PINN as released: its meta-training and adaptation, untuned", None,
                   untuned=True, changes=RELEASED_CHANGES),
@@ -339,5 +361,5 @@ def run(name: str, family: Family, thetas: np.ndarray, protocol: Protocol, confi
     return method.adapt(method.prepare(family, protocol, config), family, thetas, protocol)
 
 
-__all__ = ["ABLATIONS", "ADAPT_ONLY", "ClosedForm", "META_VALIDATED", "METHODS", "PAPER_METHODS", "RELEASED_CHANGES", "UNTUNED_LR", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
+__all__ = ["ABLATIONS", "ADAPT_ONLY", "Anchor", "ClosedForm", "META_VALIDATED", "METHODS", "PAPER_METHODS", "RELEASED_CHANGES", "UNTUNED_LR", "LAMPINNMethod", "MetaLearned", "Method", "Prepared", "Scratch",
            "Transfer", "Zero", "ZeroNetwork", "get_method", "run", "tuned_protocol"]

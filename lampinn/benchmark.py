@@ -784,6 +784,14 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
     if mode not in settings.MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(settings.MODES)}")
     check_device(device)  # an unavailable device fails here, before any folder is made
+    source = None
+    if tuning_from is not None:  # a tuning to take: checked before any folder is made
+        if not os.path.isfile(tuning_from):
+            raise ValueError(f"--tuning-from {str(tuning_from)!r} does not exist; expected a result file")
+        source = read_json(tuning_from)
+        if not isinstance(source, dict) or (source.get("family"), source.get("mode")) != (fam.name, mode) \
+                or not isinstance(source.get("tuning"), dict):
+            raise ValueError(f"--tuning-from {str(tuning_from)!r} is not a tuned {mode} result of {fam.name}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; expected a folder")
@@ -793,10 +801,7 @@ def benchmark(family: str | Family, mode: str, out: str | os.PathLike, seeds: in
         if (out / f"{fam.name}.models").is_dir():
             remove_orphans(out / f"{fam.name}.models", "")
         run = Run(fam, mode, out, seeds, device, ablation_seeds, sizes=sizes, meta=meta)
-        if tuning_from is not None:
-            source = read_json(tuning_from)
-            if (source.get("family"), source.get("mode")) != (fam.name, mode) or "tuning" not in source:
-                raise ValueError(f"--tuning-from {str(tuning_from)!r} is not a tuned {mode} result of {fam.name}")
+        if source is not None:
             tuning = run.done.setdefault("_tuning", {})
             for key, value in source["tuning"].items():
                 tuning.setdefault(key, value)

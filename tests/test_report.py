@@ -184,7 +184,7 @@ def test_update_blocks_rewrites_only_marked_blocks(folder, tmp_path):
     plain = tmp_path / "plain.md"
     plain.write_text("no blocks here\n")
     assert not report.update_blocks(plain, folder) and plain.read_text() == "no blocks here\n"
-    assert set(report.BLOCKS) == {"headline", "provenance", "step", "executor"}
+    assert set(report.BLOCKS) == {"headline", "solve", "provenance", "step", "executor"}
     with pytest.raises(FileNotFoundError, match="no result files"):
         report.headline(tmp_path / "plain.md.d")
     with pytest.raises(FileNotFoundError, match="step_benchmark.json does not exist; make it with: python scripts/step_benchmark.py"):

@@ -189,12 +189,11 @@ def test_tuning_from_must_be_a_tuned_result_of_the_same_family_and_mode(small_so
     assert result["methods"]["solve_transfer"]["solve"]["iterations"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="lampinn.benchmark: a missing --tuning-from file raises a bare FileNotFoundError "
-                   "that does not name the option, after the run's folder is made")
 def test_a_missing_tuning_from_file_is_named_as_the_option(tmp_path):
     with pytest.raises(ValueError, match="--tuning-from"):
         benchmark("helmholtz", "ci", tmp_path / "out", methods=["solve_random"], sizes=TINY, progress=False,
                   tuning_from=tmp_path / "nofile.json")
+    assert not (tmp_path / "out").exists()  # refused before any folder is made
 
 
 # ---- (4) the README's closed-form table ------------------------------------------------------------------------

@@ -411,7 +411,8 @@ def solve_table(folder: str | os.PathLike | None = None) -> str:
             if m in solved["methods"]:
                 row = solved["methods"][m]
                 cpu = row.get("solve", {}).get("cpu_seconds_per_task")
-                lines.append(f"| | {m} | {_mse(row, solved['provenance']['seeds'], '.2g')} | "
+                one = " (1 seed)" if row.get("seeds", solved["provenance"]["seeds"]) == 1 else ""
+                lines.append(f"| | {m}{one} | {_mse(row, solved['provenance']['seeds'], '.2g')} | "
                              f"{'-' if cpu is None else f'{cpu:.2g} CPU'} | {row['seconds']['meta']:.0f} |")
     lines.append("\nMean MSE over the 10 unseen tasks (± one standard deviation over seeds); per task: the wall-clock "
                  "seconds of one B/10 adaptation, or the CPU seconds of one solve job; offline: the seconds to make what a "

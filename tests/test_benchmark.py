@@ -89,7 +89,8 @@ def m_meta(result, method):
 def test_method_names_are_the_registrys(tmp_path):
     assert bm.DEFAULT_METHODS == (*MAIN_METHODS[:-1], *ABLATIONS, "zero") and set(bm.DEFAULT_METHODS) <= set(METHODS)
     paper_only = set(bm.PAPER_METHODS) - set(bm.DEFAULT_METHODS)  # LAM-PINN as released, the untuned baselines
-    assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml", *paper_only}
+    closed_form = {"solve_random", "solve_learned", "solve_transfer", "solve_lampinn", "fastlsq"}  # chapter 13's
+    assert set(METHODS) - set(bm.DEFAULT_METHODS) == {"transfer_joint", "fomaml", *paper_only, *closed_form}
     assert paper_only == {m for m in METHODS if METHODS[m].untuned}
     assert set(bm.SETTINGS.values()) <= set(METHODS)
     bench = next(a for a in parser()._subparsers._group_actions if a.dest == "command").choices["benchmark"]

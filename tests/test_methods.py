@@ -35,7 +35,8 @@ def lam():
 
 def test_one_vocabulary():
     untuned = [f"{m}_untuned" for m in ("scratch_full", "scratch_adapt", "transfer", "maml", "reptile")]
-    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS, "zero", "lampinn_released", *untuned]
+    solves = ["solve_random", "solve_learned", "solve_transfer", "solve_lampinn", "fastlsq"]  # chapter 13
+    assert list(METHODS) == [*BASELINES, "lampinn", *ABLATIONS, "zero", *solves, "lampinn_released", *untuned]
     assert set(PAPER_METHODS) == {"scratch_full", "scratch_adapt", "transfer", "maml", "reptile", "lampinn_released",
                                   *untuned}
     assert all(name.startswith("ablation_") for name in ABLATIONS)
@@ -46,7 +47,7 @@ def test_one_vocabulary():
         if method.untuned:  # nothing tuned: the released rate, the family's weights
             assert method.setting is None and method.prepare_setting is None
             assert tuned_protocol(SIZES["full"], {"lr": {"finetune": 1e-2}}, 0, name).adapt_lr == UNTUNED_LR
-        assert method.prepares == (not name.startswith("scratch") and name != "zero"), name
+        assert method.prepares == (not name.startswith("scratch") and name not in ("zero", "fastlsq")), name
     assert [METHODS[n].changes for n in ABLATIONS] == list(ABLATIONS.values()) and METHODS["lampinn"].changes == {}
     # the names the rest of the package uses are the registry's
     from lampinn import benchmark, report, results

@@ -13,7 +13,7 @@ Newton steps (``fastlsq.solve_nonlinear``). A user states a problem as an object
   ``build_linear_init`` (the linear part: Newton's start).
 
 :func:`problem` states each of the book's three families so, for one task; :func:`fit` solves it and returns a
-model, ``(N, d) -> (N, m)``, that :func:`lampinn.evaluate` measures against the book's reference like any network.
+model, ``(N, d) -> (N, m)``, that ``lampinn.evaluate`` measures against the book's reference like any network.
 Burgers is time-dependent and nonlinear: fastlsq has no time stepping, so it is stated as a space-time problem on
 (x, t) in [-1, 1] x [0, 1] (time is one more input of the features, as in fastlsq's own wave problems), and
 solved by ``solve_nonlinear``'s Newton iteration from the linear heat equation's solution. fastlsq's continuation in
@@ -100,7 +100,7 @@ def _fastlsq(seed: int) -> Iterator[object]:
 
 # ---- the book's families, in fastlsq's terms -------------------------------------------------------------
 
-class _Problem:
+class Problem:
     """What fastlsq asks of a problem: its points (the family's own) and, per family, its rows."""
 
     n_outputs = 1
@@ -119,7 +119,7 @@ class _Problem:
         return torch.zeros(len(x), 1, dtype=x.dtype, device=x.device)
 
 
-class HelmholtzProblem(_Problem):
+class HelmholtzProblem(Problem):
     """u_xx + u_yy + k^2 u = q inside, u = g on the edges (fastlsq's own Helmholtz problem, with the book's q, g)."""
 
     def source(self, x):
@@ -137,7 +137,7 @@ class HelmholtzProblem(_Problem):
         return torch.cat(rows), torch.cat(rhs)
 
 
-class ElasticityProblem(_Problem):
+class ElasticityProblem(Problem):
     """Plane-stress equilibrium (two equations in u, v) with the book's boundary conditions: u = 0 and no shear on
     x = 0, v = 0 and no shear on y = 0, a free top edge, the load on the right edge. Two outputs, stated as fastlsq
     states its vector problems: one basis, a column block per component (``fastlsq.block_concat``)."""
@@ -173,7 +173,7 @@ class ElasticityProblem(_Problem):
         return block_concat(rows), block_concat(rhs)
 
 
-class BurgersProblem(_Problem):
+class BurgersProblem(Problem):
     """u_t + u u_x = nu u_xx on (x, t), u = 0 at x = +-1, u = u0 at t = 0, as a space-time problem (fastlsq has
     no time stepping): Newton's rows at the current head, and the heat equation u_t = nu u_xx as its start."""
 
@@ -207,7 +207,7 @@ class BurgersProblem(_Problem):
 PROBLEMS = {"helmholtz": HelmholtzProblem, "elasticity": ElasticityProblem, "burgers": BurgersProblem}
 
 
-def problem(family: Family, theta, points: Mapping[str, np.ndarray] | None = None, device=None) -> _Problem:
+def problem(family: Family, theta, points: Mapping[str, np.ndarray] | None = None, device=None) -> Problem:
     """Task ``theta`` of ``family`` stated for fastlsq, on ``points`` (default: the full mode's
     ``family.sample``); a one-line ``ValueError`` for a family it is not stated for."""
     if family.name not in PROBLEMS:
@@ -317,5 +317,5 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["AnchorModel", "BOUNDARY_WEIGHT", "CANDIDATES", "HIDDEN", "INSTALL", "N_BLOCKS", "PROBLEMS", "SCALES",
+__all__ = ["AnchorModel", "BOUNDARY_WEIGHT", "Problem", "CANDIDATES", "HIDDEN", "INSTALL", "N_BLOCKS", "PROBLEMS", "SCALES",
            "TUNING_ROWS", "choose_scale", "collocation", "fit", "problem"]

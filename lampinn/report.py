@@ -383,7 +383,6 @@ def measured(result: dict) -> dict:
             "calibration": result.get("calibration", {}).get("rel_l2")}
 
 
-#: The generated blocks of :func:`update_blocks`, by name.
 #: The closed-form methods of chapter 13, in table order, and the methods that adapt by B/10 Adam steps they face.
 SOLVE_METHODS = ("solve_random", "solve_learned", "solve_transfer", "solve_lampinn")
 ADAM_METHODS = ("transfer", "lampinn", "maml", "reptile", "scratch_adapt")
@@ -427,6 +426,7 @@ def solve_table(folder: str | os.PathLike | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The generated blocks of :func:`update_blocks`, by name.
 BLOCKS = {"headline": headline, "solve": solve_table, "provenance": provenance_table, "step": step_table, "executor": executor_table}
 
 

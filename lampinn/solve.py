@@ -60,7 +60,7 @@ class Features(nn.Module):
     """Features of points: the outputs of tanh blocks on the scaled input ``(x - shift) * scale``, side by side,
     then a constant feature, optionally mapped by a fixed matrix ``project`` (``(F + 1, r)``) to ``r`` functions.
 
-    It carries derivatives forward like the package's networks (its :meth:`jet`), so a head on it is cheap to
+    It carries derivatives forward like the package's networks (its :meth:`streams`), so a head on it is cheap to
     differentiate in the input and in the head.
     """
 

@@ -243,9 +243,8 @@ def learned_basis(family: Family, basis: Features, thetas: np.ndarray, n_interio
     U, S, Vh = torch.linalg.svd(snapshots, full_matrices=False)
     keep = int((S > rank_cut * S[0]).sum())
     keep = min(keep, max_size) if max_size else keep
-    project = basis.project if basis.project is not None else None
     modes = C @ Vh[:keep].T / S[:keep]  # each mode has unit norm over the collocation points
-    project = modes if project is None else project @ modes
+    project = modes if basis.project is None else basis.project @ modes
     out = Features(list(basis.blocks), basis.shift, basis.scale, project)
     return out, {"training_losses": [float(v) for v in losses], "singular_values": S.tolist(), "size": keep}
 

@@ -125,6 +125,20 @@ def test_the_map_computes_both_ratios_per_seed_and_takes_scratch_from_the_box(tm
     assert (tmp_path / "map.png").stat().st_size > 0
 
 
+def test_a_box_with_a_seed_more_than_its_corners_is_read_at_the_corners_seeds(tmp_path):
+    """A third seed run at a width's 27-task design only: the 8-task step's ratio (b) takes the box's scratch at
+    the 8-task step's own seeds."""
+    fam = get_family("helmholtz")
+    base = {"transfer": [2.0, 4.0], "maml": [8.0, 8.0], "reptile": [1.0, 8.0], "lampinn": [0.5, 2.0],
+            "ablation_no_meta": [1.0, 1.0]}
+    full = {m: [*v, 1.0] for m, v in {**base, "scratch_full": [3.0, 6.0], "scratch_adapt": [9.0, 9.0]}.items()}
+    (tmp_path / "helmholtz-w1.00-27.json").write_text(dumps(_step("helmholtz-w1.00-27", full)))
+    (tmp_path / "helmholtz-w1.00-8.json").write_text(dumps(_step("helmholtz-w1.00-8", base)))
+    box, corners = diversity.summarise(fam, tmp_path, widths=(1.0,), meta=("mine", {}))["steps"]
+    assert len(box["ratios"]["lampinn"]["b"]) == 3
+    assert corners["mse"]["scratch_full"] == [3.0, 6.0] and corners["ratios"]["lampinn"]["b"] == [6.0, 3.0]
+
+
 def test_the_corners_run_starts_from_the_box_calibration_and_scratch_tuning(tmp_path):
     fam = get_family("helmholtz")
     box = _step("helmholtz-w1.59-27", {})

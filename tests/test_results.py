@@ -239,8 +239,11 @@ def test_the_diversity_map_is_made_from_its_committed_runs_by_its_command(family
         expected = diversity.METHODS if step["tasks"] == 27 else diversity.DESIGN_METHODS
         assert list(run["methods"]) == list(expected) and all(m["seeds"] >= 2 for m in run["methods"].values())
     for box, corners in zip(result["steps"][::2], result["steps"][1::2]):
-        # the same source task, tuned on the same corners: transfer cannot tell the designs apart
-        assert corners["mse"]["transfer"] == box["mse"]["transfer"] and corners["mse"]["scratch_full"] == box["mse"]["scratch_full"]
+        # the same source task, tuned on the same corners: transfer cannot tell the designs apart (at the seeds
+        # both have: a box may have a third seed its corners do not)
+        n = len(corners["mse"]["transfer"])
+        assert corners["mse"]["transfer"] == box["mse"]["transfer"][:n]
+        assert corners["mse"]["scratch_full"] == box["mse"]["scratch_full"][:n]
 
 
 @pytest.mark.parametrize("path", ["README.md", "book/intro.md"])

@@ -308,8 +308,9 @@ def summarise(family: Family, out: str | os.PathLike, widths: tuple[float, ...] 
             result = read_json(out / f"{fam.name}.json")
             box, first = box or result, first or result
             mse = {m: [float(np.mean(s)) for s in r["per_seed_mse"]] for m, r in result["methods"].items()}
-            n = min(len(v) for v in mse.values())  # the box may have a seed more than its 8-task design
-            scratch = {m: [float(np.mean(s)) for s in box["methods"][m]["per_seed_mse"][:n]] for m in METHODS[:2]}
+            n_seeds = min(len(v) for v in mse.values())  # the box may have a seed more than its 8-task design
+            scratch = {m: [float(np.mean(s)) for s in box["methods"][m]["per_seed_mse"][:n_seeds]]
+                       for m in METHODS[:2]}
             mse = {**scratch, **mse}
             steps.append({"width": width, "tasks": len(fam.train_tasks()), "name": fam.name,
                           "bounds": {n: list(fam.bounds[n]) for n in fam.diversity},

@@ -425,9 +425,9 @@ def solve(family: Family, basis: Features, theta: Sequence[float] | np.ndarray, 
         # the step the linear model predicted: exact for a linear family, whose one step is then the solution. Exact
         # up to rounding, whose size is set by the terms summed, not by their sum: a head of large coefficients that
         # cancel (an ill-conditioned basis) rounds at about eps * | |J| |step| + |r| |
-        predicted = r + J @ step
+        change = J @ step
         rounding = ROUNDING * torch.finfo(J.dtype).eps * (J.abs() @ step.abs() + r.abs()).norm()
-        exact = bool((r_new - predicted).norm() <= max(1e-8 * (r.norm() + (J @ step).norm()), rounding))
+        exact = bool((r_new - (r + change)).norm() <= max(1e-8 * (r.norm() + change.norm()), rounding))
         decrease = loss - new
         coef, r, loss = trial, r_new, new
         losses.append(loss)
